@@ -1,0 +1,7 @@
+from . import (
+    peak_fulfillment_window,
+    peak_mode,
+    peak_mode_log,
+    peak_period,
+    res_config_settings,
+)

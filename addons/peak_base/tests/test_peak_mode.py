@@ -1,0 +1,133 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
+from datetime import timedelta
+
+from freezegun import freeze_time
+
+from odoo import fields
+from odoo.exceptions import AccessError
+from odoo.tests import TransactionCase, new_test_user, tagged
+
+
+@tagged("post_install", "-at_install")
+class TestPeakMode(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.PeakMode = cls.env["peak.mode"]
+        cls.Log = cls.env["peak.mode.log"]
+        cls.manager = new_test_user(
+            cls.env,
+            "peak_manager",
+            groups="base.group_user,peak_base.group_peak_manager",
+        )
+        cls.peak_user = new_test_user(
+            cls.env, "peak_user", groups="base.group_user,peak_base.group_peak_user"
+        )
+        cls.env["peak.period"].search([]).action_archive()
+
+    def _logs(self):
+        return self.Log.search([])
+
+    def _period_around_now(self, hours=24):
+        now = fields.Datetime.now()
+        return self.env["peak.period"].create(
+            {
+                "name": "Black Friday week",
+                "date_start": now - timedelta(hours=1),
+                "date_end": now + timedelta(hours=hours),
+            }
+        )
+
+    def test_manual_switch_is_audited(self):
+        before = len(self._logs())
+        changed = self.PeakMode.with_user(self.manager).set_peak_mode(True, "wave 1")
+        self.assertTrue(changed)
+        self.assertTrue(self.PeakMode.get_status()["peak_mode"])
+        entry = self._logs()[0]
+        self.assertEqual(len(self._logs()), before + 1)
+        self.assertEqual(
+            (entry.state, entry.source, entry.user_id, entry.reason),
+            ("on", "manual", self.manager, "wave 1"),
+        )
+
+    def test_switching_to_the_current_state_logs_nothing(self):
+        before = len(self._logs())
+        self.assertFalse(self.PeakMode.with_user(self.manager).set_peak_mode(False))
+        self.assertEqual(len(self._logs()), before)
+
+    def test_plain_user_cannot_switch(self):
+        with self.assertRaises(AccessError):
+            self.PeakMode.with_user(self.peak_user).set_peak_mode(True)
+        self.assertFalse(self.PeakMode.get_status()["peak_mode"])
+
+    def test_audit_log_is_append_only(self):
+        self.PeakMode.with_user(self.manager).set_peak_mode(True)
+        entry = self._logs()[0]
+        with self.assertRaises(AccessError):
+            entry.write({"reason": "rewritten"})
+        with self.assertRaises(AccessError):
+            entry.unlink()
+        with self.assertRaises(AccessError):
+            entry.with_user(self.manager).write({"reason": "rewritten"})
+        with self.assertRaises(AccessError):
+            self.Log.with_user(self.manager).create(
+                {"state": "on", "source": "manual", "mode": "on"}
+            )
+        self.assertFalse(entry.reason)
+
+    def test_plain_user_cannot_read_audit_log(self):
+        self.PeakMode.with_user(self.manager).set_peak_mode(True)
+        with self.assertRaises(AccessError):
+            self.Log.with_user(self.peak_user).search([]).read(["state"])
+
+    def test_peak_period_switches_on_and_operator_forces_off(self):
+        period = self._period_around_now()
+        status = self.PeakMode.get_status()
+        self.assertEqual((status["peak_mode"], status["reason"]), (True, "peak_period"))
+        self.PeakMode.with_user(self.manager).set_peak_mode(False, "stock count")
+        status = self.PeakMode.get_status()
+        self.assertEqual((status["peak_mode"], status["reason"]), (False, "forced_off"))
+        entry = self._logs()[0]
+        self.assertEqual(entry.mode, "off")
+        self.assertEqual(entry.forced_off_until, period.date_end)
+        # After the period, the forced-off setting no longer matters: the next
+        # period switches Peak mode on again.
+        later = fields.Datetime.now() + timedelta(days=10)
+        self.env["peak.period"].create(
+            {
+                "name": "Christmas",
+                "date_start": later,
+                "date_end": later + timedelta(days=3),
+            }
+        )
+        with freeze_time(later + timedelta(hours=1)):
+            self.assertTrue(self.PeakMode.get_status()["peak_mode"])
+
+    def test_cron_records_automatic_transitions_once(self):
+        self.PeakMode.with_user(self.manager).set_peak_mode(False)
+        self._period_around_now()
+        before = len(self._logs())
+        self.PeakMode._cron_record_transitions()
+        self.PeakMode._cron_record_transitions()
+        logs = self._logs()
+        self.assertEqual(len(logs), before + 1, "one transition, one entry")
+        self.assertEqual((logs[0].state, logs[0].source), ("on", "automatic"))
+        self.assertFalse(logs[0].user_id)
+
+    def test_settings_toggle_switches_and_logs_reason(self):
+        settings = self.env["res.config.settings"].create(
+            {"peak_mode": True, "peak_mode_reason": "from settings"}
+        )
+        settings.execute()
+        self.assertTrue(self.PeakMode.get_status()["peak_mode"])
+        self.assertEqual(self._logs()[0].reason, "from settings")
+        # Saving again without touching the toggle records nothing new.
+        before = len(self._logs())
+        self.env["res.config.settings"].create({}).execute()
+        self.assertEqual(len(self._logs()), before)
+
+    def test_invalid_stored_mode_falls_back_to_auto(self):
+        self.env["ir.config_parameter"].sudo().set_param("peak_base.mode", "maybe")
+        self.assertFalse(self.PeakMode.get_status()["peak_mode"])
+        self._period_around_now()
+        self.assertEqual(self.PeakMode.get_status()["reason"], "peak_period")

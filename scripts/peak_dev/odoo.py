@@ -1,0 +1,166 @@
+"""Odoo configuration files, database initialisation and the server process."""
+
+import configparser
+import logging
+import subprocess
+from pathlib import Path
+
+from .processes import Child
+from .settings import ROOT, Settings
+
+_logger = logging.getLogger(__name__)
+
+# Every addon of the suite that exists in this checkout, in dependency order.
+SUITE = [
+    "peak_base",
+    "peak_queue",
+    "peak_attachment_s3",
+    "peak_session_redis",
+    "peak_metrics",
+]
+SERVER_WIDE = "base,web,queue_job"
+INIT_TIMEOUT_S = 1800
+
+
+def suite_addons() -> list[str]:
+    return [
+        name for name in SUITE if (ROOT / "addons" / name / "__manifest__.py").exists()
+    ]
+
+
+def venv_addons_dir(settings: Settings) -> Path:
+    """Where pip puts OCA addon wheels (queue_job) inside the virtualenv."""
+    out = subprocess.run(
+        [
+            str(settings.python),
+            "-c",
+            "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return Path(out) / "odoo" / "addons"
+
+
+def addons_path(settings: Settings) -> str:
+    return ",".join(
+        str(path)
+        for path in (
+            settings.odoo_src / "odoo" / "addons",
+            settings.odoo_src / "addons",
+            venv_addons_dir(settings),
+            ROOT / "addons",
+        )
+        if path.is_dir()
+    )
+
+
+def write_config(settings: Settings, path: Path, db_name: str, **options) -> Path:
+    """An Odoo config file: DB-configured queue_job channels, no `channels` string."""
+    parser = configparser.ConfigParser(interpolation=None)
+    parser["options"] = {
+        "addons_path": addons_path(settings),
+        "data_dir": str(settings.state_dir / "data"),
+        "db_host": settings.db_host or "False",
+        "db_port": str(settings.db_port),
+        "db_user": settings.db_user,
+        "db_password": settings.db_password or "False",
+        "db_name": db_name,
+        "dbfilter": f"^{db_name}$",
+        "list_db": "False",
+        "server_wide_modules": SERVER_WIDE,
+        "without_demo": "all",
+        **{key: str(value) for key, value in options.items()},
+    }
+    # Deliberately no `channels` key: queue_job then reads channel capacity,
+    # pause and throttle from queue.job.channel and hot-reloads on NOTIFY.
+    parser["queue_job"] = {}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        parser.write(handle)
+    path.chmod(0o600)  # may hold the DB password
+    return path
+
+
+def odoo_argv(settings: Settings, config: Path, *args: str) -> list[str]:
+    return [str(settings.python), str(settings.odoo_bin), "-c", str(config), *args]
+
+
+def init_database(
+    settings: Settings,
+    config: Path,
+    db_name: str,
+    modules: list[str],
+    log_path: Path,
+    update: bool = False,
+) -> None:
+    """Install ``modules`` in ``db_name`` (created if needed); ``update`` also
+    upgrades the installed ones to the code of this checkout."""
+    names = ",".join(modules)
+    argv = odoo_argv(
+        settings,
+        config,
+        "-d",
+        db_name,
+        "-i",
+        names,
+        *(["-u", names] if update else []),
+        "--stop-after-init",
+        "--no-http",
+        "--log-level=warn",
+    )
+    _logger.info("installing %s into database %s", ", ".join(modules), db_name)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        done = subprocess.run(
+            argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            timeout=INIT_TIMEOUT_S,
+            check=False,
+        )
+    if done.returncode != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-30:]
+        raise RuntimeError(
+            f"installing {modules} into {db_name} failed (exit {done.returncode}); "
+            f"last lines of {log_path}:\n" + "\n".join(tail)
+        )
+    errors = [
+        line
+        for line in log_path.read_text(errors="replace").splitlines()
+        if " ERROR " in line or " CRITICAL " in line
+    ]
+    if errors:
+        raise RuntimeError(
+            "module installation logged errors:\n" + "\n".join(errors[-20:])
+        )
+
+
+def set_admin_password(settings: Settings, config: Path, db_name: str, password: str):
+    """Set the `admin` user's password through the ORM (hashing included)."""
+    code = (
+        "import sys, odoo\n"
+        "odoo.tools.config.parse_config(['-c', sys.argv[1], '-d', sys.argv[2]])\n"
+        "registry = odoo.modules.registry.Registry(sys.argv[2])\n"
+        "with registry.cursor() as cr:\n"
+        "    env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})\n"
+        "    env.ref('base.user_admin').password = sys.stdin.read()\n"
+    )
+    subprocess.run(
+        [str(settings.python), "-c", code, str(config), db_name],
+        input=password,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+
+
+class OdooServer(Child):
+    def __init__(self, settings: Settings, config: Path, db_name: str, log_path: Path):
+        super().__init__(
+            "odoo",
+            odoo_argv(settings, config, "-d", db_name),
+            log_path,
+            cwd=str(ROOT),
+        )

@@ -1,0 +1,151 @@
+"""``make run``: the whole local stack on embedded defaults, until Ctrl-C.
+
+Starts SeaweedFS (when no S3 endpoint is configured), Odoo in multi-process
+mode with queue_job's jobrunner on DB-configured channels, and prints the
+URLs. SIGINT or SIGTERM stops everything it started within 10 seconds.
+"""
+
+import logging
+import os
+import signal
+import sys
+import time
+
+from . import postgres
+from .odoo import (
+    OdooServer,
+    init_database,
+    set_admin_password,
+    suite_addons,
+    write_config,
+)
+from .processes import port_is_free, wait_for_http
+from .seaweed import SeaweedS3
+from .settings import SettingsError, load
+
+_logger = logging.getLogger("peak.run")
+STOP_BUDGET_S = 8.0
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum, _frame):
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _stop_all(children) -> None:
+    """SIGTERM everyone at once, then wait; the whole stop fits STOP_BUDGET_S."""
+    deadline = time.monotonic() + STOP_BUDGET_S
+    for child in reversed(children):
+        child.stop(grace_s=max(0.5, deadline - time.monotonic() - 1.0))
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    try:
+        settings = load()
+    except SettingsError as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 2
+    for key, value in settings.masked().items():
+        _logger.info("config %s = %s", key, value)
+    for port in (settings.http_port, settings.gevent_port):
+        if not port_is_free(port):
+            print(
+                f"make run: port {port} is already in use (set PEAK_HTTP_PORT / "
+                "PEAK_GEVENT_PORT)",
+                file=sys.stderr,
+            )
+            return 2
+
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    children = []
+    logs = settings.state_dir / "logs"
+    try:
+        postgres.ensure_role(settings)
+        env = dict(os.environ)
+        if not settings.s3_endpoint_url:
+            if not port_is_free(settings.s3_port):
+                print(
+                    f"make run: port {settings.s3_port} for the embedded S3 is in use "
+                    "(set PEAK_S3_PORT or PEAK_S3_ENDPOINT_URL)",
+                    file=sys.stderr,
+                )
+                return 2
+            s3 = SeaweedS3(
+                settings.state_dir / "seaweedfs",
+                settings.s3_port,
+                bucket=settings.s3_bucket,
+            )
+            children.append(s3.start())
+            env.update(
+                PEAK_S3_ENDPOINT_URL=s3.credentials.endpoint_url,
+                PEAK_S3_ACCESS_KEY=s3.credentials.access_key,
+                PEAK_S3_SECRET_KEY=s3.credentials.secret_key,
+                PEAK_S3_BUCKET=s3.credentials.bucket,
+            )
+        config = write_config(
+            settings,
+            settings.state_dir / "odoo.conf",
+            settings.db_name,
+            workers=settings.workers,
+            max_cron_threads=1,
+            http_port=settings.http_port,
+            gevent_port=settings.gevent_port,
+            http_interface="127.0.0.1",
+            proxy_mode="False",
+            limit_time_real=600,
+            limit_time_cpu=300,
+        )
+        modules = ["queue_job", *suite_addons()]
+        fresh = not postgres.database_exists(settings, settings.db_name)
+        init_args = {} if fresh else {"update": True}
+        init_database(
+            settings,
+            config,
+            settings.db_name,
+            modules,
+            logs / "odoo-init.log",
+            **init_args,
+        )
+        if fresh:
+            set_admin_password(
+                settings, config, settings.db_name, settings.admin_password
+            )
+        odoo = OdooServer(settings, config, settings.db_name, logs / "odoo.log")
+        odoo.env = env
+        children.append(odoo.start())
+        base = f"http://127.0.0.1:{settings.http_port}"
+        wait_for_http(f"{base}/web/health", 120, odoo.proc)
+        print(
+            "\nOdoo Peak is up:\n"
+            f"  Odoo          {base}/web  (login admin, PEAK_ADMIN_PASSWORD)\n"
+            f"  Health        {base}/web/health\n"
+            f"  S3 (embedded) {env.get('PEAK_S3_ENDPOINT_URL', '-')}\n"
+            f"  Logs          {logs}\n"
+            "  Governor      not part of the stack yet\n"
+            "Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        while all(child.alive() for child in children):
+            time.sleep(0.5)
+        dead = [child.name for child in children if not child.alive()]
+        _logger.error("%s exited; stopping the stack", ", ".join(dead))
+        return 1
+    except _Stop as stop:
+        _logger.info("%s received, stopping", stop)
+        return 0
+    except (postgres.PostgresError, RuntimeError, TimeoutError) as exc:
+        print(f"make run: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _stop_all(children)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
