@@ -1,0 +1,270 @@
+#!/bin/sh
+# Odoo Peak container entrypoint (POSIX sh; kept shellcheck-clean).
+#
+# One image serves every Odoo process type. The role always comes from
+# PEAK_ODOO_ROLE (not from an argument) so that the image HEALTHCHECK, which
+# is run without arguments, probes the right thing:
+#
+#   web        HTTP workers on 8069 (prefork, workers >= 2, no cron)
+#   websocket  the gevent server on 8072 (serves /websocket)
+#   queue      the OCA queue_job job runner (queue_job loaded server-wide);
+#              it dispatches jobs over HTTP to PEAK_QUEUE_JOB_HOST (odoo-web)
+#   cron       scheduled actions only (--no-http, --max-cron-threads=2)
+#
+# Arguments:
+#   (none)            run the role
+#   --opt ...         run the role with extra Odoo options appended
+#   init              install PEAK_ODOO_INIT_MODULES in PEAK_DB_NAME, then exit
+#   odoo ARGS...      run odoo-bin ARGS with the generated config
+#                     (e.g. `odoo -u peak_base --stop-after-init`, `odoo shell`)
+#   healthcheck       probe the role (used by the image HEALTHCHECK)
+#   anything else     exec'd as is (sh, python, ...)
+#
+# Settings shared by all roles, secrets included, are written to an odoo.conf
+# (mode 0600, $PEAK_ODOO_RC, default /tmp/odoo.conf) rather than passed as
+# flags, so that passwords never appear in the process list. Role flags are
+# passed on the command line. The last step always `exec`s Odoo, so the
+# process receives SIGTERM directly (tini, PID 1, forwards it).
+#
+# Variables (defaults in parentheses):
+#   PEAK_DB_HOST, PEAK_DB_USER, PEAK_DB_PASSWORD, PEAK_DB_NAME   required
+#   PEAK_DB_PORT (5432), PEAK_DB_SSLMODE (prefer), PEAK_DB_MAXCONN (32)
+#   PEAK_ODOO_ADMIN_PASSWORD (random: database manager unusable)
+#   PEAK_ODOO_WORKERS (web 2, queue 0), PEAK_ODOO_MAX_CRON_THREADS (2)
+#   PEAK_ODOO_SERVER_WIDE_MODULES (base,web), PEAK_ODOO_PROXY_MODE (true)
+#   PEAK_ODOO_LOG_LEVEL (info), PEAK_ODOO_WITHOUT_DEMO (all)
+#   PEAK_ODOO_LIMIT_TIME_CPU, _TIME_REAL, _TIME_REAL_CRON, _MEMORY_SOFT,
+#     _MEMORY_HARD, _REQUEST (PEAK_ODOO_LIMIT_*; Odoo's defaults)
+#   PEAK_ODOO_HTTP_PORT (8069), PEAK_ODOO_GEVENT_PORT (8072)
+#   PEAK_ODOO_ADDONS_PATH, PEAK_ODOO_DATA_DIR (/var/lib/odoo)
+#   PEAK_QUEUE_JOB_CHANNELS (root:2), PEAK_QUEUE_JOB_HOST (odoo-web),
+#     PEAK_QUEUE_JOB_PORT (8069), PEAK_QUEUE_JOB_SCHEME (http)
+#   PEAK_ODOO_INIT_MODULES (for `init`)
+# PEAK_S3_*, PEAK_REDIS_URL and PEAK_METRICS_TOKEN are read by the addons.
+set -eu
+
+ODOO_BIN=${ODOO_BIN:-/opt/odoo/odoo-bin}
+ODOO_RC=${PEAK_ODOO_RC:-/tmp/odoo.conf}
+ROLE=${PEAK_ODOO_ROLE:-web}
+HTTP_PORT=${PEAK_ODOO_HTTP_PORT:-8069}
+GEVENT_PORT=${PEAK_ODOO_GEVENT_PORT:-8072}
+NL='
+'
+
+log() { printf 'peak-entrypoint: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 64; }
+
+require() {
+    val=''
+    for var in "$@"; do
+        eval "val=\${$var:-}"
+        [ -n "$val" ] || die "required environment variable $var is not set"
+    done
+}
+
+is_uint() {
+    case $1 in
+        '' | *[!0-9]*) return 1 ;;
+        *) return 0 ;;
+    esac
+}
+
+# Print "key = value" for a non-empty value. A newline would let one variable
+# inject arbitrary odoo.conf lines, so it is refused.
+opt() {
+    case $2 in
+        *"$NL"*) die "value for odoo.conf option '$1' contains a newline" ;;
+    esac
+    if [ -n "$2" ]; then
+        printf '%s = %s\n' "$1" "$2"
+    fi
+}
+
+bool() {
+    case $(printf '%s' "$1" | tr '[:upper:]' '[:lower:]') in
+        1 | true | yes | on) printf 'True' ;;
+        0 | false | no | off) printf 'False' ;;
+        *) die "not a boolean: '$1'" ;;
+    esac
+}
+
+random_secret() {
+    od -An -N32 -tx1 /dev/urandom | tr -d ' \n'
+}
+
+write_config() {
+    require PEAK_DB_HOST PEAK_DB_USER PEAK_DB_PASSWORD PEAK_DB_NAME
+
+    # Without a master password Odoo falls back to "admin", which guards the
+    # database manager RPC (create/drop/dump). If none is provided, use a
+    # random one: nobody knows it, so database management is simply off.
+    admin_passwd=${PEAK_ODOO_ADMIN_PASSWORD:-}
+    if [ -z "$admin_passwd" ]; then
+        admin_passwd=$(random_secret)
+    fi
+    # Computed here, not inline below: a failure inside "$(...)" used as an
+    # argument would not stop the script.
+    proxy_mode=$(bool "${PEAK_ODOO_PROXY_MODE:-true}") || exit $?
+
+    umask 077
+    tmp="$ODOO_RC.$$"
+    # Do not leave a half-written file holding secrets behind on failure.
+    trap 'rm -f "$tmp"' EXIT
+    {
+        printf '[options]\n'
+        opt addons_path "${PEAK_ODOO_ADDONS_PATH:-/opt/odoo-peak/addons,/opt/odoo/addons,/opt/odoo/odoo/addons}"
+        opt data_dir "${PEAK_ODOO_DATA_DIR:-/var/lib/odoo}"
+        opt db_host "$PEAK_DB_HOST"
+        opt db_port "${PEAK_DB_PORT:-5432}"
+        opt db_user "$PEAK_DB_USER"
+        opt db_password "$PEAK_DB_PASSWORD"
+        opt db_name "$PEAK_DB_NAME"
+        opt db_sslmode "${PEAK_DB_SSLMODE:-prefer}"
+        opt db_maxconn "${PEAK_DB_MAXCONN:-32}"
+        # One database per deployment: never offer the database selector.
+        opt dbfilter "^${PEAK_DB_NAME}\$"
+        opt list_db False
+        opt admin_passwd "$admin_passwd"
+        opt proxy_mode "$proxy_mode"
+        opt http_port "$HTTP_PORT"
+        opt gevent_port "$GEVENT_PORT"
+        opt without_demo "${PEAK_ODOO_WITHOUT_DEMO:-all}"
+        opt log_level "${PEAK_ODOO_LOG_LEVEL:-info}"
+        opt limit_time_cpu "${PEAK_ODOO_LIMIT_TIME_CPU:-}"
+        opt limit_time_real "${PEAK_ODOO_LIMIT_TIME_REAL:-}"
+        opt limit_time_real_cron "${PEAK_ODOO_LIMIT_TIME_REAL_CRON:-}"
+        opt limit_memory_soft "${PEAK_ODOO_LIMIT_MEMORY_SOFT:-}"
+        opt limit_memory_hard "${PEAK_ODOO_LIMIT_MEMORY_HARD:-}"
+        opt limit_request "${PEAK_ODOO_LIMIT_REQUEST:-}"
+        # Read by the queue_job job runner (only the queue role runs one).
+        printf '\n[queue_job]\n'
+        opt channels "${PEAK_QUEUE_JOB_CHANNELS:-root:2}"
+        opt scheme "${PEAK_QUEUE_JOB_SCHEME:-http}"
+        opt host "${PEAK_QUEUE_JOB_HOST:-odoo-web}"
+        opt port "${PEAK_QUEUE_JOB_PORT:-8069}"
+    } >"$tmp"
+    mv -f "$tmp" "$ODOO_RC"
+    trap - EXIT
+    umask 022
+}
+
+role_args() {
+    modules=${PEAK_ODOO_SERVER_WIDE_MODULES:-base,web}
+    case $ROLE in
+        web)
+            workers=${PEAK_ODOO_WORKERS:-2}
+            # Fewer than 2 workers cannot render PDF reports (wkhtmltopdf
+            # calls back into the server while a worker waits for it).
+            if ! is_uint "$workers" || [ "$workers" -lt 2 ]; then
+                die "the web role needs PEAK_ODOO_WORKERS >= 2 (got '$workers')"
+            fi
+            set -- "--workers=$workers" --max-cron-threads=0 "--load=$modules"
+            ;;
+        websocket)
+            # `gevent` must be the first argument of odoo-bin.
+            set -- gevent --max-cron-threads=0 "--load=$modules"
+            ;;
+        queue)
+            # Threaded mode (workers=0) by default: the job runner thread plus
+            # one HTTP thread for the probes; the jobs themselves run in the
+            # web service. queue_job elects one active runner per database
+            # with a PostgreSQL advisory lock.
+            set -- "--workers=${PEAK_ODOO_WORKERS:-0}" --max-cron-threads=0 "--load=$modules,queue_job"
+            ;;
+        cron)
+            # workers > 0 selects the prefork server (memory/time limits per
+            # cron worker); --no-http means no HTTP worker is started.
+            set -- --workers=1 --no-http \
+                "--max-cron-threads=${PEAK_ODOO_MAX_CRON_THREADS:-2}" "--load=$modules"
+            ;;
+        *)
+            die "unknown PEAK_ODOO_ROLE '$ROLE' (web, websocket, queue or cron)"
+            ;;
+    esac
+    printf '%s\n' "$@"
+}
+
+http_probe() {
+    python3 - "$1" <<'PY'
+import sys
+import urllib.request
+
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=5) as response:
+        sys.exit(0 if response.status == 200 else 1)
+except OSError as exc:  # URLError and HTTPError are OSErrors
+    sys.exit(f"{sys.argv[1]}: {exc}")
+PY
+}
+
+db_probe() {
+    python3 - <<'PY'
+import os
+import sys
+
+import psycopg2
+
+try:
+    psycopg2.connect(
+        host=os.environ["PEAK_DB_HOST"],
+        port=os.environ.get("PEAK_DB_PORT", "5432"),
+        user=os.environ["PEAK_DB_USER"],
+        password=os.environ["PEAK_DB_PASSWORD"],
+        dbname=os.environ["PEAK_DB_NAME"],
+        sslmode=os.environ.get("PEAK_DB_SSLMODE", "prefer"),
+        connect_timeout=5,
+    ).close()
+except psycopg2.Error as exc:
+    sys.exit(f"database check failed: {exc}")
+PY
+}
+
+healthcheck() {
+    case $ROLE in
+        web | queue) http_probe "http://127.0.0.1:$HTTP_PORT/web/health" ;;
+        websocket) http_probe "http://127.0.0.1:$GEVENT_PORT/web/health" ;;
+        # No HTTP server in the cron role: check that it can reach its database.
+        cron) db_probe ;;
+        *) die "unknown PEAK_ODOO_ROLE '$ROLE'" ;;
+    esac
+}
+
+# Run the role: role flags, then any extra flags given to the container.
+run_role() {
+    write_config
+    args=$(role_args) || exit $?
+    # Word splitting is intended: role_args prints one flag per line, none of
+    # which contains whitespace (module lists are comma-separated); globbing
+    # is off meanwhile.
+    set -f
+    # shellcheck disable=SC2086
+    set -- $args "$@"
+    set +f
+    log "starting role '$ROLE': odoo-bin $*"
+    exec "$ODOO_BIN" "$@" -c "$ODOO_RC"
+}
+
+case ${1:-} in
+    healthcheck)
+        healthcheck
+        ;;
+    init)
+        shift
+        require PEAK_ODOO_INIT_MODULES
+        write_config
+        log "installing modules into '$PEAK_DB_NAME': $PEAK_ODOO_INIT_MODULES"
+        exec "$ODOO_BIN" -c "$ODOO_RC" --no-http --workers=0 --max-cron-threads=0 \
+            -i "$PEAK_ODOO_INIT_MODULES" --stop-after-init "$@"
+        ;;
+    odoo)
+        shift
+        write_config
+        exec "$ODOO_BIN" "$@" -c "$ODOO_RC"
+        ;;
+    '' | -*)
+        run_role "$@"
+        ;;
+    *)
+        exec "$@"
+        ;;
+esac
