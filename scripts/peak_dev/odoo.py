@@ -18,7 +18,9 @@ SUITE = [
     "peak_session_redis",
     "peak_metrics",
 ]
-SERVER_WIDE = "base,web,queue_job"
+SERVER_WIDE = ["base", "web", "queue_job"]
+# Addons whose post_load must run in every Odoo process (jobrunner included).
+SERVER_WIDE_ADDONS = ["peak_queue"]
 INIT_TIMEOUT_S = 1800
 
 
@@ -26,6 +28,11 @@ def suite_addons() -> list[str]:
     return [
         name for name in SUITE if (ROOT / "addons" / name / "__manifest__.py").exists()
     ]
+
+
+def server_wide_modules() -> str:
+    present = set(suite_addons())
+    return ",".join(SERVER_WIDE + [a for a in SERVER_WIDE_ADDONS if a in present])
 
 
 def venv_addons_dir(settings: Settings) -> Path:
@@ -56,8 +63,14 @@ def addons_path(settings: Settings) -> str:
     )
 
 
-def write_config(settings: Settings, path: Path, db_name: str, **options) -> Path:
-    """An Odoo config file: DB-configured queue_job channels, no `channels` string."""
+def write_config(
+    settings: Settings, path: Path, db_name: str, queue_capacity: int = 0, **options
+) -> Path:
+    """An Odoo config file: DB-configured queue_job channels, no `channels` string.
+
+    ``queue_capacity`` caps the jobs running at once over all channels
+    (queue_job's ``max_capacity``; 0 leaves queue_job's default of 1).
+    """
     parser = configparser.ConfigParser(interpolation=None)
     parser["options"] = {
         "addons_path": addons_path(settings),
@@ -69,13 +82,15 @@ def write_config(settings: Settings, path: Path, db_name: str, **options) -> Pat
         "db_name": db_name,
         "dbfilter": f"^{db_name}$",
         "list_db": "False",
-        "server_wide_modules": SERVER_WIDE,
+        "server_wide_modules": server_wide_modules(),
         "without_demo": "all",
         **{key: str(value) for key, value in options.items()},
     }
     # Deliberately no `channels` key: queue_job then reads channel capacity,
     # pause and throttle from queue.job.channel and hot-reloads on NOTIFY.
-    parser["queue_job"] = {}
+    parser["queue_job"] = (
+        {"max_capacity": str(queue_capacity)} if queue_capacity else {}
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
         parser.write(handle)

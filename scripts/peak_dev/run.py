@@ -91,6 +91,7 @@ def main() -> int:
             settings,
             settings.state_dir / "odoo.conf",
             settings.db_name,
+            queue_capacity=settings.workers,  # jobs run in the HTTP workers
             workers=settings.workers,
             max_cron_threads=1,
             http_port=settings.http_port,

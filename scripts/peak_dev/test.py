@@ -46,6 +46,10 @@ def main(argv: list[str]) -> int:
             PEAK_TEST_DB=db_name,
             PEAK_TEST_ODOO_CONFIG=str(config),
             PEAK_TEST_WORKDIR=str(workdir),
+            # The pytest process serves HTTP for tours but must not run jobs:
+            # end-to-end tests start their own Odoo with a jobrunner, and
+            # queue_job elects one runner per database.
+            ODOO_QUEUE_JOB_MAX_CAPACITY="0",
         )
         pytest_argv = [
             str(settings.python),

@@ -1,0 +1,2 @@
+from . import controllers, models
+from .jobrunner_patch import post_load

@@ -1,0 +1,210 @@
+-- Odoo Peak DB contract v1: pause leases on queue_job channels.
+-- Documented in docs/db-contract.md; the governor calls these functions, the
+-- Odoo UI too, so validation lives here, once. Executed on every install and
+-- upgrade of peak_queue (peak.queue.lease.init); CREATE OR REPLACE keeps it
+-- idempotent. Times are UTC `timestamp without time zone`, as Odoo stores them,
+-- and always come from the database clock.
+
+CREATE OR REPLACE FUNCTION peak_queue_contract_version() RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$ SELECT 1 $$;
+
+-- The priority class of a channel: its own, else its closest ancestor's,
+-- else 'operational' (the documented default, e.g. for jobs in root).
+CREATE OR REPLACE FUNCTION peak_queue_channel_class(p_channel_id integer)
+RETURNS varchar LANGUAGE sql STABLE AS $$
+    WITH RECURSIVE chain(id, parent_id, priority_class, depth) AS (
+        SELECT id, parent_id, priority_class, 0
+          FROM queue_job_channel WHERE id = p_channel_id
+        UNION ALL
+        SELECT c.id, c.parent_id, c.priority_class, chain.depth + 1
+          FROM queue_job_channel c JOIN chain ON c.id = chain.parent_id
+    )
+    SELECT COALESCE(
+        (SELECT priority_class FROM chain
+          WHERE priority_class IS NOT NULL ORDER BY depth LIMIT 1),
+        'operational')
+$$;
+
+CREATE OR REPLACE FUNCTION peak_queue_max_ttl() RETURNS integer
+LANGUAGE sql STABLE AS $$
+    SELECT COALESCE(
+        (SELECT value::integer FROM ir_config_parameter
+          WHERE key = 'peak_queue.lease_max_ttl_seconds' AND value ~ '^[0-9]{1,6}$'),
+        3600)
+$$;
+
+-- Take a lease, or renew the caller's own active lease on that channel.
+-- Errors (SQLSTATE 22023, message starting with "peak lease:") write nothing.
+CREATE OR REPLACE FUNCTION peak_queue_lease_acquire(
+    p_channel text, p_holder text, p_reason text, p_evidence jsonb,
+    p_ttl_seconds integer)
+RETURNS TABLE (lease_id integer, lease_expires_at timestamp, renewed boolean)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamp := now() AT TIME ZONE 'utc';
+    v_channel queue_job_channel%ROWTYPE;
+    v_offender text;
+    v_id integer;
+    v_expires timestamp;
+    v_renewed boolean := false;
+BEGIN
+    IF p_holder IS NULL OR btrim(p_holder) = '' OR length(p_holder) > 128 THEN
+        RAISE EXCEPTION 'peak lease: holder must be 1 to 128 characters'
+            USING ERRCODE = '22023';
+    END IF;
+    IF p_reason IS NULL OR btrim(p_reason) = '' OR length(p_reason) > 512 THEN
+        RAISE EXCEPTION 'peak lease: reason must be 1 to 512 characters'
+            USING ERRCODE = '22023';
+    END IF;
+    IF p_evidence IS NULL OR jsonb_typeof(p_evidence) <> 'object' THEN
+        RAISE EXCEPTION 'peak lease: evidence must be a JSON object'
+            USING ERRCODE = '22023';
+    END IF;
+    IF octet_length(p_evidence::text) > 65536 THEN
+        RAISE EXCEPTION 'peak lease: evidence is larger than 64 KiB'
+            USING ERRCODE = '22023';
+    END IF;
+    IF p_ttl_seconds IS NULL OR p_ttl_seconds < 1
+            OR p_ttl_seconds > peak_queue_max_ttl() THEN
+        RAISE EXCEPTION 'peak lease: ttl must be between 1 and % seconds, got %',
+            peak_queue_max_ttl(), p_ttl_seconds USING ERRCODE = '22023';
+    END IF;
+    SELECT * INTO v_channel FROM queue_job_channel WHERE complete_name = p_channel
+       FOR KEY SHARE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'peak lease: unknown channel %', p_channel
+            USING ERRCODE = '22023';
+    END IF;
+    IF v_channel.parent_id IS NULL THEN
+        RAISE EXCEPTION 'peak lease: the root channel can never be leased'
+            USING ERRCODE = '22023';
+    END IF;
+    -- Pausing a channel pauses everything below it: refuse if anything there
+    -- is critical or pinned.
+    WITH RECURSIVE tree AS (
+        SELECT id, complete_name, pinned FROM queue_job_channel
+         WHERE id = v_channel.id
+        UNION ALL
+        SELECT c.id, c.complete_name, c.pinned
+          FROM queue_job_channel c JOIN tree t ON c.parent_id = t.id
+    )
+    SELECT complete_name INTO v_offender FROM tree
+     WHERE peak_queue_channel_class(tree.id) = 'critical' LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'peak lease: channel % is critical and can never be leased',
+            v_offender USING ERRCODE = '22023';
+    END IF;
+    WITH RECURSIVE tree AS (
+        SELECT id, complete_name, pinned FROM queue_job_channel
+         WHERE id = v_channel.id
+        UNION ALL
+        SELECT c.id, c.complete_name, c.pinned
+          FROM queue_job_channel c JOIN tree t ON c.parent_id = t.id
+    )
+    SELECT complete_name INTO v_offender FROM tree WHERE pinned LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'peak lease: channel % is pinned as never pause',
+            v_offender USING ERRCODE = '22023';
+    END IF;
+
+    v_expires := v_now + make_interval(secs => p_ttl_seconds);
+    UPDATE peak_queue_lease l
+       SET expires_at = v_expires, reason = p_reason, evidence = p_evidence,
+           write_date = v_now
+     WHERE l.channel_id = v_channel.id AND l.holder = p_holder
+       AND l.state = 'active' AND l.expires_at > v_now
+    RETURNING l.id INTO v_id;
+    IF FOUND THEN
+        v_renewed := true;
+    ELSE
+        INSERT INTO peak_queue_lease
+            (channel_id, holder, reason, evidence, expires_at, state,
+             create_date, write_date)
+        VALUES (v_channel.id, p_holder, p_reason, p_evidence, v_expires, 'active',
+                v_now, v_now)
+        RETURNING id INTO v_id;
+    END IF;
+    INSERT INTO peak_queue_lease_event
+        (lease_id, channel_id, channel_name, action, holder, reason, evidence,
+         expires_at, create_date, write_date)
+    VALUES (v_id, v_channel.id, v_channel.complete_name,
+            CASE WHEN v_renewed THEN 'renewed' ELSE 'created' END,
+            p_holder, p_reason, p_evidence, v_expires, v_now, v_now);
+    PERFORM pg_notify('peak_queue_lease', current_database());
+    RETURN QUERY SELECT v_id, v_expires, v_renewed;
+END
+$$;
+
+-- Release active leases on a channel (all channels when p_channel is NULL),
+-- of one holder (all holders when p_holder is NULL). Returns how many.
+CREATE OR REPLACE FUNCTION peak_queue_lease_release(
+    p_channel text, p_holder text, p_reason text)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamp := now() AT TIME ZONE 'utc';
+    v_count integer;
+BEGIN
+    WITH released AS (
+        UPDATE peak_queue_lease l
+           SET state = 'released', released_at = v_now, write_date = v_now
+          FROM queue_job_channel c
+         WHERE c.id = l.channel_id AND l.state = 'active'
+           AND (p_channel IS NULL OR c.complete_name = p_channel)
+           AND (p_holder IS NULL OR l.holder = p_holder)
+        RETURNING l.id, l.channel_id, c.complete_name, l.holder, l.expires_at
+    )
+    INSERT INTO peak_queue_lease_event
+        (lease_id, channel_id, channel_name, action, holder, reason, evidence,
+         expires_at, create_date, write_date)
+    SELECT id, channel_id, complete_name, 'released', holder,
+           COALESCE(NULLIF(btrim(p_reason), ''), 'released'), '{}'::jsonb,
+           expires_at, v_now, v_now
+      FROM released;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    IF v_count > 0 THEN
+        PERFORM pg_notify('peak_queue_lease', current_database());
+    END IF;
+    RETURN v_count;
+END
+$$;
+
+-- Record leases whose time ran out. Only bookkeeping: the jobrunner already
+-- stopped honouring them at expires_at, by itself.
+CREATE OR REPLACE FUNCTION peak_queue_lease_expire() RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamp := now() AT TIME ZONE 'utc';
+    v_count integer;
+BEGIN
+    WITH expired AS (
+        UPDATE peak_queue_lease l
+           SET state = 'expired', write_date = v_now
+          FROM queue_job_channel c
+         WHERE c.id = l.channel_id AND l.state = 'active' AND l.expires_at <= v_now
+        RETURNING l.id, l.channel_id, c.complete_name, l.holder, l.expires_at
+    )
+    INSERT INTO peak_queue_lease_event
+        (lease_id, channel_id, channel_name, action, holder, reason, evidence,
+         expires_at, create_date, write_date)
+    SELECT id, channel_id, complete_name, 'expired', holder, 'lease expired',
+           '{}'::jsonb, expires_at, v_now, v_now
+      FROM expired;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    RETURN v_count;
+END
+$$;
+
+-- What the jobrunner reads on every lease NOTIFY: one row per leased channel,
+-- with the seconds left by the database clock (the runner adds them to its own
+-- monotonic-ish clock, so host clock skew does not matter).
+CREATE OR REPLACE FUNCTION peak_queue_active_leases()
+RETURNS TABLE (channel text, remaining_seconds double precision)
+LANGUAGE sql STABLE AS $$
+    SELECT c.complete_name::text,
+           max(EXTRACT(EPOCH FROM l.expires_at - (now() AT TIME ZONE 'utc')))::float8
+      FROM peak_queue_lease l
+      JOIN queue_job_channel c ON c.id = l.channel_id
+     WHERE l.state = 'active' AND l.expires_at > (now() AT TIME ZONE 'utc')
+     GROUP BY c.complete_name
+$$;

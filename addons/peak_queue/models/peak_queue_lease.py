@@ -1,0 +1,141 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
+import json
+import logging
+from pathlib import Path
+
+import psycopg2
+
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, UserError
+
+_logger = logging.getLogger(__name__)
+
+CONTRACT_SQL = (
+    Path(__file__).resolve().parent.parent / "data" / "peak_queue_contract.sql"
+)
+INVALID_PARAMETER = "22023"
+
+
+class PeakQueueLease(models.Model):
+    """A time-boxed pause of one job channel, separate from the manual pause.
+
+    Leases are written through the SQL functions of the DB contract
+    (data/peak_queue_contract.sql) by the governor and by this model alike, so
+    both obey the same rules. queue_job's jobrunner honours a lease until
+    ``expires_at`` (database clock) and then ignores it by itself.
+    """
+
+    _name = "peak.queue.lease"
+    _description = "Channel pause lease"
+    _order = "id desc"
+    _rec_name = "channel_id"
+
+    channel_id = fields.Many2one(
+        "queue.job.channel",
+        required=True,
+        ondelete="cascade",
+        readonly=True,
+        index=True,
+    )
+    holder = fields.Char(
+        required=True, readonly=True, help="Governor instance id or user login."
+    )
+    reason = fields.Char(required=True, readonly=True)
+    evidence = fields.Json(readonly=True)
+    evidence_text = fields.Text(compute="_compute_evidence_text", string="Evidence")
+    expires_at = fields.Datetime(required=True, readonly=True, index=True)
+    released_at = fields.Datetime(readonly=True)
+    state = fields.Selection(
+        [("active", "Active"), ("released", "Released"), ("expired", "Expired")],
+        required=True,
+        readonly=True,
+        index=True,
+    )
+
+    def init(self):
+        # SQL function bodies name columns of tables other models create (maybe
+        # later in this same install): check them when called, not now.
+        self.env.cr.execute("SET LOCAL check_function_bodies = off")
+        self.env.cr.execute(CONTRACT_SQL.read_text())
+
+    def _compute_evidence_text(self):
+        for lease in self:
+            lease.evidence_text = json.dumps(
+                lease.evidence or {}, indent=2, sort_keys=True
+            )
+
+    @api.model
+    def _check_manager(self):
+        if not (self.env.su or self.env.user.has_group("peak_base.group_peak_manager")):
+            raise AccessError(_("Only Peak Operations managers can lease channels."))
+
+    @api.model
+    def _call_contract(self, query: str, params: tuple):
+        """Run a contract function; its validation errors become UserErrors and
+        leave the transaction usable (savepoint)."""
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute(query, params)
+                return self.env.cr.fetchall()
+        except psycopg2.Error as exc:
+            if exc.pgcode != INVALID_PARAMETER:
+                raise
+            message = (exc.diag.message_primary or str(exc)).removeprefix(
+                "peak lease: "
+            )
+            raise UserError(_("Cannot lease: %s", message)) from exc
+        finally:
+            self.invalidate_model()
+
+    @api.model
+    def acquire(
+        self, channel: str, reason: str, evidence=None, ttl_seconds=60, holder=None
+    ):
+        """Take (or renew) a lease; return the lease record."""
+        self._check_manager()
+        if evidence is None:
+            evidence = {}
+        if not isinstance(evidence, dict):
+            raise UserError(_("Cannot lease: evidence must be a JSON object"))
+        rows = self._call_contract(
+            "SELECT * FROM peak_queue_lease_acquire(%s, %s, %s, %s::jsonb, %s)",
+            (
+                channel,
+                holder or self.env.user.login,
+                reason,
+                json.dumps(evidence),
+                ttl_seconds,
+            ),
+        )
+        return self.browse(rows[0][0])
+
+    @api.model
+    def release(self, channel: str | None, holder: str | None = None, reason=""):
+        """Release active leases; return how many were released."""
+        self._check_manager()
+        rows = self._call_contract(
+            "SELECT peak_queue_lease_release(%s, %s, %s)", (channel, holder, reason)
+        )
+        return rows[0][0]
+
+    @api.model
+    def _expire_overdue(self) -> int:
+        self.env.cr.execute("SELECT peak_queue_lease_expire()")
+        count = self.env.cr.fetchone()[0]
+        if count:
+            self.invalidate_model()
+        return count
+
+    @api.model
+    def _cron_expire(self):
+        count = self._expire_overdue()
+        if count:
+            _logger.info("recorded %s expired channel lease(s)", count)
+
+    def action_release(self):
+        for lease in self.filtered(lambda lease: lease.state == "active"):
+            self.release(
+                lease.channel_id.complete_name,
+                holder=lease.holder,
+                reason=_("released by %s", self.env.user.name),
+            )

@@ -1,0 +1,51 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
+import json
+
+from odoo import _, fields, models
+from odoo.exceptions import AccessError
+
+
+class PeakQueueLeaseEvent(models.Model):
+    """Governor activity: every lease created, renewed, released or expired.
+
+    Rows come from the contract's SQL functions only; the ORM can neither edit
+    nor delete them.
+    """
+
+    _name = "peak.queue.lease.event"
+    _description = "Governor activity"
+    _order = "id desc"
+    _rec_name = "action"
+
+    lease_id = fields.Many2one("peak.queue.lease", readonly=True, ondelete="set null")
+    channel_id = fields.Many2one(
+        "queue.job.channel", readonly=True, ondelete="set null"
+    )
+    channel_name = fields.Char(readonly=True, required=True)
+    action = fields.Selection(
+        [
+            ("created", "Paused"),
+            ("renewed", "Renewed"),
+            ("released", "Released"),
+            ("expired", "Expired"),
+        ],
+        required=True,
+        readonly=True,
+    )
+    holder = fields.Char(readonly=True)
+    reason = fields.Char(readonly=True)
+    evidence = fields.Json(readonly=True)
+    evidence_text = fields.Text(compute="_compute_evidence_text", string="Evidence")
+    expires_at = fields.Datetime(readonly=True)
+
+    def _compute_evidence_text(self):
+        for event in self:
+            event.evidence_text = json.dumps(
+                event.evidence or {}, indent=2, sort_keys=True
+            )
+
+    def write(self, vals):
+        raise AccessError(_("Governor activity cannot be edited."))
+
+    def unlink(self):
+        raise AccessError(_("Governor activity cannot be deleted."))

@@ -1,0 +1,1 @@
+from . import test_housekeeping, test_lease_contract
