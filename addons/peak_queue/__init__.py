@@ -1,2 +1,3 @@
-from . import controllers, models
+from . import controllers
+from . import models
 from .jobrunner_patch import post_load

@@ -1,1 +1,3 @@
-from . import test_housekeeping, test_lease_contract
+from . import test_lease_contract
+from . import test_housekeeping
+from . import test_attribution
