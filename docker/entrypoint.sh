@@ -31,13 +31,14 @@
 #   PEAK_DB_PORT (5432), PEAK_DB_SSLMODE (prefer), PEAK_DB_MAXCONN (32)
 #   PEAK_ODOO_ADMIN_PASSWORD (random: database manager unusable)
 #   PEAK_ODOO_WORKERS (web 2, queue 0), PEAK_ODOO_MAX_CRON_THREADS (2)
-#   PEAK_ODOO_SERVER_WIDE_MODULES (base,web), PEAK_ODOO_PROXY_MODE (true)
+#   PEAK_ODOO_SERVER_WIDE_MODULES (base,web; the queue role adds queue_job,peak_queue),
+#   PEAK_ODOO_PROXY_MODE (true)
 #   PEAK_ODOO_LOG_LEVEL (info), PEAK_ODOO_WITHOUT_DEMO (all)
 #   PEAK_ODOO_LIMIT_TIME_CPU, _TIME_REAL, _TIME_REAL_CRON, _MEMORY_SOFT,
 #     _MEMORY_HARD, _REQUEST (PEAK_ODOO_LIMIT_*; Odoo's defaults)
 #   PEAK_ODOO_HTTP_PORT (8069), PEAK_ODOO_GEVENT_PORT (8072)
 #   PEAK_ODOO_ADDONS_PATH, PEAK_ODOO_DATA_DIR (/var/lib/odoo)
-#   PEAK_QUEUE_JOB_CHANNELS (root:2), PEAK_QUEUE_JOB_HOST (odoo-web),
+#   PEAK_QUEUE_JOB_MAX_CAPACITY (2), PEAK_QUEUE_JOB_HOST (odoo-web),
 #     PEAK_QUEUE_JOB_PORT (8069), PEAK_QUEUE_JOB_SCHEME (http)
 #   PEAK_ODOO_INIT_MODULES (for `init`)
 # PEAK_S3_*, PEAK_REDIS_URL and PEAK_METRICS_TOKEN are read by the addons.
@@ -137,8 +138,10 @@ write_config() {
         opt limit_memory_hard "${PEAK_ODOO_LIMIT_MEMORY_HARD:-}"
         opt limit_request "${PEAK_ODOO_LIMIT_REQUEST:-}"
         # Read by the queue_job job runner (only the queue role runs one).
+        # No `channels` string on purpose: channel capacity, pause and leases
+        # live in the database (queue.job.channel) and apply live.
         printf '\n[queue_job]\n'
-        opt channels "${PEAK_QUEUE_JOB_CHANNELS:-root:2}"
+        opt max_capacity "${PEAK_QUEUE_JOB_MAX_CAPACITY:-2}"
         opt scheme "${PEAK_QUEUE_JOB_SCHEME:-http}"
         opt host "${PEAK_QUEUE_JOB_HOST:-odoo-web}"
         opt port "${PEAK_QUEUE_JOB_PORT:-8069}"
@@ -169,7 +172,7 @@ role_args() {
             # one HTTP thread for the probes; the jobs themselves run in the
             # web service. queue_job elects one active runner per database
             # with a PostgreSQL advisory lock.
-            set -- "--workers=${PEAK_ODOO_WORKERS:-0}" --max-cron-threads=0 "--load=$modules,queue_job"
+            set -- "--workers=${PEAK_ODOO_WORKERS:-0}" --max-cron-threads=0 "--load=$modules,queue_job,peak_queue"
             ;;
         cron)
             # workers > 0 selects the prefork server (memory/time limits per
