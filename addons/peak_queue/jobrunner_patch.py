@@ -22,11 +22,15 @@ def _refresh_leases(runner, db) -> None:
         return
     with closing(db.conn.cursor()) as cr:
         cr.execute(leases.HAS_CONTRACT_SQL)
-        remaining = {}
+        rows = []
         if cr.fetchone()[0]:
             cr.execute(leases.ACTIVE_LEASES_SQL)
-            remaining = dict(cr.fetchall())
-    unknown = leases.apply_leases(manager._channels_by_name, remaining, time.time())
+            rows = cr.fetchall()
+    remaining = {name: seconds for name, seconds, _trickle in rows}
+    trickling = frozenset(name for name, _seconds, trickle in rows if trickle)
+    unknown = leases.apply_leases(
+        manager._channels_by_name, remaining, time.time(), trickling
+    )
     for name in unknown:
         _logger.warning(
             "lease on channel %s unknown to the jobrunner (db %s)", name, db.db_name

@@ -64,7 +64,9 @@ __all__ = [
     "float_hours_to_time",
     "next_start",
     "parse_hhmm",
+    "peak_mode_intervals",
     "period_at",
+    "protected_intervals",
     "window_intervals",
     "window_status",
 ]
@@ -369,6 +371,67 @@ def effective_peak_mode(
     if period is not None:
         return PeakModeState(on=True, reason="peak_period", period=period)
     return PeakModeState(on=False, reason="off")
+
+
+def _intersect(left: list[Interval], right: list[Interval]) -> list[Interval]:
+    """Intersection of two sorted lists of disjoint intervals."""
+    out: list[Interval] = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        start = max(left[i][0], right[j][0])
+        end = min(left[i][1], right[j][1])
+        if start < end:
+            out.append((start, end))
+        if left[i][1] < right[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def peak_mode_intervals(
+    mode: str,
+    forced_off_until: datetime | None,
+    periods: Iterable[PeakPeriod],
+    since: datetime,
+    until: datetime,
+) -> list[Interval]:
+    """When Peak mode is on within [since, until), by :func:`effective_peak_mode`'s
+    rules, as merged UTC intervals clipped to the range."""
+    effective_peak_mode(mode, forced_off_until, (), since)  # validates the inputs
+    since = _require_aware(since, "since")
+    until = _require_aware(until, "until")
+    if until <= since:
+        return []
+    if mode == "on":
+        return [(since, until)]
+    blocked_until = since
+    if mode == "off" and forced_off_until is not None:
+        blocked_until = max(since, forced_off_until)
+    on = [
+        (max(period.start, blocked_until), min(period.end, until))
+        for period in periods
+        if max(period.start, blocked_until) < min(period.end, until)
+    ]
+    return _merge(on)
+
+
+def protected_intervals(
+    windows: Iterable[WeeklyWindow],
+    mode: str,
+    forced_off_until: datetime | None,
+    periods: Iterable[PeakPeriod],
+    since: datetime,
+    until: datetime,
+) -> list[Interval]:
+    """When fulfillment is protected (Peak mode on *and* a window open) within
+    [since, until): what peak_base publishes for the governor."""
+    peak = peak_mode_intervals(mode, forced_off_until, periods, since, until)
+    open_windows = [
+        (max(start, since), min(end, until))
+        for start, end in _merged_occurrences(windows, since, until)
+    ]
+    return _intersect(peak, [(s, e) for s, e in open_windows if s < e])
 
 
 def parse_hhmm(value: str) -> time:

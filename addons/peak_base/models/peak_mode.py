@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
+import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
@@ -11,6 +12,13 @@ _logger = logging.getLogger(__name__)
 
 PARAM_MODE = "peak_base.mode"
 PARAM_FORCED_OFF_UNTIL = "peak_base.forced_off_until"
+# Read by the governor (docs/db-contract.md, "Peak mode for the governor").
+PARAM_PROTECTED = "peak_base.protected_intervals"
+PUBLISH_HORIZON = timedelta(hours=48)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class PeakMode(models.AbstractModel):
@@ -95,6 +103,7 @@ class PeakMode(models.AbstractModel):
             fields.Datetime.to_string(until.replace(tzinfo=None)) if until else False,
         )
         self._log(enabled, "manual", mode, until, reason)
+        self._publish_protected_intervals()
         _logger.info(
             "Peak mode switched %s by %s (mode %s)",
             "on" if enabled else "off",
@@ -102,6 +111,37 @@ class PeakMode(models.AbstractModel):
             mode,
         )
         return True
+
+    @api.model
+    def _publish_protected_intervals(self) -> dict:
+        """Publish when fulfillment is protected over the next 48 hours.
+
+        Computed from the start of the current hour, so the stored document
+        (and Odoo's caches, which a parameter write clears) changes at most
+        hourly unless the configuration changes.
+        """
+        since = self._now().replace(minute=0, second=0, microsecond=0)
+        until = since + PUBLISH_HORIZON
+        mode, forced_off_until = self._read_setting()
+        intervals = windows.protected_intervals(
+            self.env["peak.fulfillment.window"]._active_windows(),
+            mode,
+            forced_off_until,
+            self.env["peak.period"]._active_periods(),
+            since,
+            until,
+        )
+        document = {
+            "version": 1,
+            "valid_from": _iso(since),
+            "valid_until": _iso(until),
+            "intervals": [[_iso(start), _iso(end)] for start, end in intervals],
+        }
+        params = self.env["ir.config_parameter"].sudo()
+        text = json.dumps(document, sort_keys=True)
+        if params.get_param(PARAM_PROTECTED) != text:
+            params.set_param(PARAM_PROTECTED, text)
+        return document
 
     @api.model
     def _log(self, enabled, source, mode, until, reason=""):
@@ -118,7 +158,9 @@ class PeakMode(models.AbstractModel):
 
     @api.model
     def _cron_record_transitions(self):
-        """Log the changes that peak periods (not people) made to Peak mode."""
+        """Log the changes that peak periods (not people) made to Peak mode,
+        and keep the governor's view of protected time current."""
+        self._publish_protected_intervals()
         state = self.get_state()
         last = self.env["peak.mode.log"].sudo().search([], limit=1)
         last_on = last.state == "on" if last else False

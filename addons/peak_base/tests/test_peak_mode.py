@@ -1,4 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
+import json
 from datetime import timedelta
 
 from freezegun import freeze_time
@@ -131,3 +132,38 @@ class TestPeakMode(TransactionCase):
         self.assertFalse(self.PeakMode.get_status()["peak_mode"])
         self._period_around_now()
         self.assertEqual(self.PeakMode.get_status()["reason"], "peak_period")
+
+    def test_protected_intervals_are_published_for_the_governor(self):
+        self.env["peak.fulfillment.window"].search([]).action_archive()
+        self.PeakMode.with_user(self.manager).set_peak_mode(True)
+        doc = json.loads(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("peak_base.protected_intervals")
+        )
+        self.assertEqual(doc["intervals"], [], "Peak mode on but no window")
+        self.env["peak.fulfillment.window"].create(
+            {
+                "name": "All day",
+                **dict.fromkeys(
+                    ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), True
+                ),
+                "start_hour": 0.0,
+                "end_hour": 12.0,
+                "tz": "UTC",
+            }
+        )
+        doc = json.loads(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("peak_base.protected_intervals")
+        )
+        self.assertEqual(len(doc["intervals"]), 2, "two mornings in 48 hours")
+        self.assertTrue(all(s.endswith("T00:00:00Z") for s, _e in doc["intervals"][1:]))
+        self.PeakMode.with_user(self.manager).set_peak_mode(False)
+        doc = json.loads(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("peak_base.protected_intervals")
+        )
+        self.assertEqual(doc["intervals"], [], "Peak mode off: nothing protected")

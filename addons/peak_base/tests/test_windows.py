@@ -474,3 +474,40 @@ QUIET = utc(2025, 10, 1)
 def test_effective_peak_mode(mode, forced_off_until, at, expected):
     state = windows.effective_peak_mode(mode, forced_off_until, [BLACK_FRIDAY], at)
     assert state == windows.PeakModeState(*expected)
+
+
+# --- protected intervals (published for the governor) ---------------------
+
+
+def test_protected_intervals_intersect_peak_mode_and_windows():
+    from datetime import UTC as utc
+    from datetime import datetime as dt
+    from datetime import time as tm
+
+    morning = windows.WeeklyWindow(
+        weekdays=frozenset(range(7)), start=tm(6), end=tm(14), tz="UTC"
+    )
+    black_friday = windows.PeakPeriod(
+        start=dt(2026, 11, 27, 10, tzinfo=utc), end=dt(2026, 11, 28, 8, tzinfo=utc)
+    )
+    since = dt(2026, 11, 27, 0, tzinfo=utc)
+    until = dt(2026, 11, 29, 0, tzinfo=utc)
+    got = windows.protected_intervals(
+        [morning], "auto", None, [black_friday], since, until
+    )
+    assert got == [
+        (dt(2026, 11, 27, 10, tzinfo=utc), dt(2026, 11, 27, 14, tzinfo=utc)),
+        (dt(2026, 11, 28, 6, tzinfo=utc), dt(2026, 11, 28, 8, tzinfo=utc)),
+    ]
+    forced_off = windows.protected_intervals(
+        [morning], "off", dt(2026, 11, 28, 7, tzinfo=utc), [black_friday], since, until
+    )
+    assert forced_off == [
+        (dt(2026, 11, 28, 7, tzinfo=utc), dt(2026, 11, 28, 8, tzinfo=utc))
+    ]
+    manual = windows.protected_intervals([morning], "on", None, [], since, until)
+    assert manual == [
+        (dt(2026, 11, 27, 6, tzinfo=utc), dt(2026, 11, 27, 14, tzinfo=utc)),
+        (dt(2026, 11, 28, 6, tzinfo=utc), dt(2026, 11, 28, 14, tzinfo=utc)),
+    ]
+    assert windows.protected_intervals([], "on", None, [], since, until) == []

@@ -35,9 +35,12 @@ $$;
 
 -- Take a lease, or renew the caller's own active lease on that channel.
 -- Errors (SQLSTATE 22023, message starting with "peak lease:") write nothing.
+-- p_trickle: instead of stopping the channel, let one job at a time run (the
+-- governor's starvation guard).
+DROP FUNCTION IF EXISTS peak_queue_lease_acquire(text, text, text, jsonb, integer);
 CREATE OR REPLACE FUNCTION peak_queue_lease_acquire(
     p_channel text, p_holder text, p_reason text, p_evidence jsonb,
-    p_ttl_seconds integer)
+    p_ttl_seconds integer, p_trickle boolean DEFAULT false)
 RETURNS TABLE (lease_id integer, lease_expires_at timestamp, renewed boolean)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -110,7 +113,7 @@ BEGIN
     v_expires := v_now + make_interval(secs => p_ttl_seconds);
     UPDATE peak_queue_lease l
        SET expires_at = v_expires, reason = p_reason, evidence = p_evidence,
-           write_date = v_now
+           trickle = COALESCE(p_trickle, false), write_date = v_now
      WHERE l.channel_id = v_channel.id AND l.holder = p_holder
        AND l.state = 'active' AND l.expires_at > v_now
     RETURNING l.id INTO v_id;
@@ -118,10 +121,10 @@ BEGIN
         v_renewed := true;
     ELSE
         INSERT INTO peak_queue_lease
-            (channel_id, holder, reason, evidence, expires_at, state,
+            (channel_id, holder, reason, evidence, expires_at, state, trickle,
              create_date, write_date)
         VALUES (v_channel.id, p_holder, p_reason, p_evidence, v_expires, 'active',
-                v_now, v_now)
+                COALESCE(p_trickle, false), v_now, v_now)
         RETURNING id INTO v_id;
     END IF;
     INSERT INTO peak_queue_lease_event
@@ -197,14 +200,64 @@ $$;
 
 -- What the jobrunner reads on every lease NOTIFY: one row per leased channel,
 -- with the seconds left by the database clock (the runner adds them to its own
--- monotonic-ish clock, so host clock skew does not matter).
+-- clock, so host clock skew does not matter). A channel is trickling only when
+-- every active lease on it trickles: a full pause wins.
+DROP FUNCTION IF EXISTS peak_queue_active_leases();
 CREATE OR REPLACE FUNCTION peak_queue_active_leases()
-RETURNS TABLE (channel text, remaining_seconds double precision)
+RETURNS TABLE (channel text, remaining_seconds double precision, trickle boolean)
 LANGUAGE sql STABLE AS $$
     SELECT c.complete_name::text,
-           max(EXTRACT(EPOCH FROM l.expires_at - (now() AT TIME ZONE 'utc')))::float8
+           max(EXTRACT(EPOCH FROM l.expires_at - (now() AT TIME ZONE 'utc')))::float8,
+           bool_and(l.trickle)
       FROM peak_queue_lease l
       JOIN queue_job_channel c ON c.id = l.channel_id
      WHERE l.state = 'active' AND l.expires_at > (now() AT TIME ZONE 'utc')
      GROUP BY c.complete_name
+$$;
+
+-- Governor leadership, one row per database: a holder keeps it by calling this
+-- at least once per TTL; anyone may take it once it has expired. Returns true
+-- when the caller is the leader until the returned expiry.
+CREATE TABLE IF NOT EXISTS peak_queue_governor_leader (
+    id integer PRIMARY KEY CHECK (id = 1),
+    holder varchar NOT NULL,
+    since timestamp NOT NULL,
+    expires_at timestamp NOT NULL
+);
+
+CREATE OR REPLACE FUNCTION peak_queue_governor_heartbeat(
+    p_holder text, p_ttl_seconds integer)
+RETURNS TABLE (is_leader boolean, leader text, leader_expires_at timestamp)
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamp := now() AT TIME ZONE 'utc';
+BEGIN
+    IF p_holder IS NULL OR btrim(p_holder) = '' OR length(p_holder) > 128 THEN
+        RAISE EXCEPTION 'peak lease: holder must be 1 to 128 characters'
+            USING ERRCODE = '22023';
+    END IF;
+    IF p_ttl_seconds IS NULL OR p_ttl_seconds < 1 OR p_ttl_seconds > 600 THEN
+        RAISE EXCEPTION 'peak lease: leadership ttl must be between 1 and 600 seconds'
+            USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO peak_queue_governor_leader AS g (id, holder, since, expires_at)
+    VALUES (1, p_holder, v_now, v_now + make_interval(secs => p_ttl_seconds))
+    ON CONFLICT (id) DO UPDATE
+       SET holder = EXCLUDED.holder,
+           since = CASE WHEN g.holder = EXCLUDED.holder THEN g.since ELSE v_now END,
+           expires_at = EXCLUDED.expires_at
+     WHERE g.holder = EXCLUDED.holder OR g.expires_at <= v_now;
+    RETURN QUERY SELECT g.holder = p_holder, g.holder::text, g.expires_at
+                   FROM peak_queue_governor_leader g WHERE g.id = 1;
+END
+$$;
+
+-- A leader stepping down (SIGTERM) hands over at once instead of after a TTL.
+CREATE OR REPLACE FUNCTION peak_queue_governor_resign(p_holder text)
+RETURNS boolean
+LANGUAGE sql AS $$
+    WITH gone AS (
+        DELETE FROM peak_queue_governor_leader WHERE holder = p_holder RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM gone)
 $$;

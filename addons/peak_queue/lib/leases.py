@@ -26,7 +26,11 @@ import time
 _logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = "peak_queue_lease"
-ACTIVE_LEASES_SQL = "SELECT channel, remaining_seconds FROM peak_queue_active_leases()"
+ACTIVE_LEASES_SQL = (
+    "SELECT channel, remaining_seconds, trickle FROM peak_queue_active_leases()"
+)
+#: Jobs a trickling channel may run at once (the governor's starvation guard).
+TRICKLE_CAPACITY = 1
 HAS_CONTRACT_SQL = "SELECT to_regproc('peak_queue_active_leases') IS NOT NULL"
 
 
@@ -39,15 +43,22 @@ def is_leased(channel, now: float | None = None) -> bool:
     return bool(until) and (time.time() if now is None else now) < until
 
 
-def apply_leases(channels_by_name: dict, remaining_by_name: dict, now: float) -> list:
+def apply_leases(
+    channels_by_name: dict,
+    remaining_by_name: dict,
+    now: float,
+    trickling: frozenset = frozenset(),
+) -> list:
     """Set every channel's lease deadline from ``{name: seconds left}``.
 
-    Channels absent from the mapping lose their lease. Returns the names of
-    leased channels that the runner does not know (logged by the caller).
+    Channels in ``trickling`` run one job at a time instead of none. Channels
+    absent from the mapping lose their lease. Returns the names of leased
+    channels that the runner does not know (logged by the caller).
     """
     for name, channel in channels_by_name.items():
         remaining = remaining_by_name.get(name)
         channel._peak_lease_until = now + remaining if remaining else 0.0
+        channel._peak_lease_trickle = name in trickling
     return sorted(set(remaining_by_name) - set(channels_by_name))
 
 
@@ -60,17 +71,21 @@ def patch_channel(channel_cls) -> None:
 
     def has_capacity(self):
         if is_leased(self):
-            return False
+            if not self._peak_lease_trickle:
+                return False
+            if len(self._running) >= TRICKLE_CAPACITY:
+                return False
         return original_has_capacity(self)
 
     def get_wakeup_time(self, wakeup_time=0):
         until = lease_deadline(self)
-        if until and time.time() < until:
+        if until and time.time() < until and not self._peak_lease_trickle:
             # Jobs below a leased channel cannot start before it ends either.
             return min(wakeup_time, until) if wakeup_time else until
         return original_get_wakeup_time(self, wakeup_time)
 
     channel_cls._peak_lease_until = 0.0
+    channel_cls._peak_lease_trickle = False
     channel_cls.has_capacity = has_capacity
     channel_cls.get_wakeup_time = get_wakeup_time
     channel_cls._peak_leases_patched = True

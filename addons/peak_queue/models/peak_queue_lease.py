@@ -45,6 +45,11 @@ class PeakQueueLease(models.Model):
     evidence_text = fields.Text(compute="_compute_evidence_text", string="Evidence")
     expires_at = fields.Datetime(required=True, readonly=True, index=True)
     released_at = fields.Datetime(readonly=True)
+    trickle = fields.Boolean(
+        readonly=True,
+        help="Instead of stopping the channel, let one job at a time run "
+        "(the governor's starvation guard).",
+    )
     state = fields.Selection(
         [("active", "Active"), ("released", "Released"), ("expired", "Expired")],
         required=True,
@@ -89,22 +94,30 @@ class PeakQueueLease(models.Model):
 
     @api.model
     def acquire(
-        self, channel: str, reason: str, evidence=None, ttl_seconds=60, holder=None
+        self,
+        channel: str,
+        reason: str,
+        evidence=None,
+        ttl_seconds=60,
+        holder=None,
+        trickle=False,
     ):
-        """Take (or renew) a lease; return the lease record."""
+        """Take (or renew) a lease; return the lease record. A ``trickle`` lease
+        lets one job at a time run instead of none."""
         self._check_manager()
         if evidence is None:
             evidence = {}
         if not isinstance(evidence, dict):
             raise UserError(_("Cannot lease: evidence must be a JSON object"))
         rows = self._call_contract(
-            "SELECT * FROM peak_queue_lease_acquire(%s, %s, %s, %s::jsonb, %s)",
+            "SELECT * FROM peak_queue_lease_acquire(%s, %s, %s, %s::jsonb, %s, %s)",
             (
                 channel,
                 holder or self.env.user.login,
                 reason,
                 json.dumps(evidence),
                 ttl_seconds,
+                bool(trickle),
             ),
         )
         return self.browse(rows[0][0])

@@ -174,3 +174,32 @@ class TestLeaseContract(TransactionCase):
         self.assertEqual(
             Function.job_config("<res.partner>.write").channel, "root.background"
         )
+
+    def test_trickle_lease_is_reported_to_the_runner(self):
+        self.Lease.with_user(self.manager).acquire("root.bulk", "guard", trickle=True)
+        self.env.cr.execute("SELECT channel, trickle FROM peak_queue_active_leases()")
+        self.assertEqual(self.env.cr.fetchall(), [("root.bulk", True)])
+        # A full pause by another holder wins over the trickle.
+        self.Lease.with_user(self.manager).acquire("root.bulk", "stop", holder="other")
+        self.env.cr.execute("SELECT channel, trickle FROM peak_queue_active_leases()")
+        self.assertEqual(self.env.cr.fetchall(), [("root.bulk", False)])
+
+    def test_governor_leadership_is_exclusive_until_expiry(self):
+        def beat(holder, ttl=30):
+            self.env.cr.execute(
+                "SELECT is_leader, leader FROM peak_queue_governor_heartbeat(%s, %s)",
+                (holder, ttl),
+            )
+            return self.env.cr.fetchone()
+
+        self.assertEqual(beat("gov-a"), (True, "gov-a"))
+        self.assertEqual(beat("gov-b"), (False, "gov-a"))
+        self.assertEqual(beat("gov-a"), (True, "gov-a"), "the leader renews")
+        self.env.cr.execute(
+            "UPDATE peak_queue_governor_leader SET expires_at = expires_at - "
+            "interval '1 minute'"
+        )
+        self.assertEqual(beat("gov-b"), (True, "gov-b"), "expired: taken over")
+        self.env.cr.execute("SELECT peak_queue_governor_resign('gov-b')")
+        self.assertTrue(self.env.cr.fetchone()[0])
+        self.assertEqual(beat("gov-a"), (True, "gov-a"), "resigned: free at once")

@@ -96,3 +96,14 @@ def test_patching_twice_changes_nothing():
     first = qj.Channel.has_capacity
     leases.patch_channel(qj.Channel)
     assert qj.Channel.has_capacity is first
+
+
+def test_trickling_lease_runs_one_job_at_a_time(manager):
+    _enqueue(manager, "root.bulk", 3)
+    now = time.time()
+    _lease_trickle = leases.apply_leases(
+        manager._channels_by_name, {"root.bulk": 30}, now, frozenset({"root.bulk"})
+    )
+    assert _lease_trickle == []
+    assert len(_runnable(manager, now)) == 1, "capacity 0 (unlimited) trickles at 1"
+    assert _runnable(manager, now) == [], "the first job still runs"
