@@ -548,6 +548,7 @@ def run_benchmark(config, db_name, jobs, rounds, run_id, keep_database, verbose)
             if keep_database and harness.writer is not None:
                 harness.cleanup()
             harness.close_writer()
+    machine["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     return _result(harness, jobs, rounds, load_ms, machine)
 
 
@@ -611,7 +612,8 @@ def _table(result):
         f"Machine: {machine['cpus']} CPUs ({machine['cpu_model'] or 'unknown'}), "
         f"{machine['memory_gb']} GB RAM, PostgreSQL {machine['postgresql']}, "
         f"Python {machine['python']}, Odoo {machine['odoo']}, "
-        f"load average {machine['loadavg_1m_at_start']} at start.",
+        f"1-min load average {machine['loadavg_1m_at_start']} at start, "
+        f"{machine['loadavg_1m_at_end']} at end.",
     ]
     return "\n".join(lines) + "\n"
 

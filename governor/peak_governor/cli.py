@@ -1,29 +1,357 @@
-"""Command line entry point of ``peak-governor``."""
+"""``peak-governor``: run the governor, or ask it what it is doing.
+
+    peak-governor [--once] [--dry-run] [--interval S] [...]   run (default)
+    peak-governor status                                       leader, level, leases
+    peak-governor explain CHANNEL                              why it is/was paused
+
+Exit codes: 0 done, 1 runtime failure (PostgreSQL unreachable with --once),
+2 bad configuration or a superuser DSN without --allow-superuser (one line on
+stderr).
+"""
 
 import argparse
+import dataclasses
+import json
+import logging
+import os
+import signal
 import sys
+import threading
 
-from . import __version__
+import psycopg
+
+from . import __version__, contract
+from .actuator import ContractError
+from .config import (
+    Config,
+    ConfigError,
+    apply_policy_settings,
+    env_settings,
+    masked_dsn,
+    odoo_settings,
+    policy_fields,
+)
+from .daemon import DatabaseGovernor, SuperuserRefused, conninfo, run
+
+_logger = logging.getLogger("peak_governor")
+
+# (flag, env suffix, Config field, type)
+RUN_OPTIONS = [
+    ("--dsn", "DSN", "dsn", str),
+    ("--interval", "INTERVAL", "interval", float),
+    ("--lease-ttl", "LEASE_TTL", "lease_ttl", int),
+    ("--leader-ttl", "LEADER_TTL", "leader_ttl", int),
+    ("--http-host", "HTTP_HOST", "http_host", str),
+    ("--http-port", "HTTP_PORT", "http_port", int),
+    ("--instance-id", "INSTANCE_ID", "instance_id", str),
+    ("--log-level", "LOG_LEVEL", "log_level", str),
+    ("--log-format", "LOG_FORMAT", "log_format", str),
+]
+BOOL_OPTIONS = [
+    ("--dry-run", "DRY_RUN", "dry_run"),
+    ("--once", "ONCE", "once"),
+    ("--allow-superuser", "ALLOW_SUPERUSER", "allow_superuser"),
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="peak-governor",
-        description="Pause low-priority Odoo job channels when fulfillment "
-        "work waits on PostgreSQL locks.",
+        description="Pause low-priority Odoo job channels when fulfillment work "
+        "waits on PostgreSQL locks. Settings: flags > env PEAK_GOVERNOR_* > Odoo "
+        "system parameters peak_governor.* > defaults.",
     )
     parser.add_argument(
         "--version", action="version", version=f"%(prog)s {__version__}"
     )
+    parser.add_argument(
+        "command", nargs="?", default="run", choices=("run", "status", "explain")
+    )
+    parser.add_argument("channel", nargs="?", help="channel, for `explain`")
+    parser.add_argument(
+        "--database",
+        action="append",
+        default=None,
+        help="database to govern (repeat for several; default: the DSN's dbname; "
+        "env PEAK_GOVERNOR_DATABASES, comma-separated)",
+    )
+    for flag, env, _field, _kind in RUN_OPTIONS:
+        parser.add_argument(flag, default=None, help=f"env PEAK_GOVERNOR_{env}")
+    for flag, env, _field in BOOL_OPTIONS:
+        parser.add_argument(
+            flag, action="store_true", default=None, help=f"env PEAK_GOVERNOR_{env}=1"
+        )
+    policy = parser.add_argument_group("policy thresholds")
+    for name in policy_fields():
+        policy.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=f"policy__{name}",
+            default=None,
+            metavar="VALUE",
+            help=f"env PEAK_GOVERNOR_{name.upper()}",
+        )
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    build_parser().parse_args(argv)
-    print(
-        "peak-governor: the sensor/policy loop is not implemented yet", file=sys.stderr
+def _typed(name, raw, kind, source):
+    if kind is bool:
+        if isinstance(raw, bool):
+            return raw
+        if str(raw).strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if str(raw).strip().lower() in ("0", "false", "no", "off", ""):
+            return False
+    else:
+        try:
+            return kind(raw)
+        except ValueError:
+            pass
+    raise ConfigError(f"{source} {name}={raw!r} is not a valid {kind.__name__}")
+
+
+def load_config(args, environ=os.environ) -> Config:
+    """Flags > env > (policy only) Odoo parameters > defaults; validated."""
+    values = {}
+    for flag, env, field, kind in RUN_OPTIONS:
+        raw = getattr(args, field, None)
+        source = f"flag {flag}"
+        if raw is None and f"PEAK_GOVERNOR_{env}" in environ:
+            raw, source = environ[f"PEAK_GOVERNOR_{env}"], f"env PEAK_GOVERNOR_{env}"
+        if raw is not None:
+            values[field] = _typed(field, raw, kind, source)
+    for _flag, env, field in BOOL_OPTIONS:
+        raw = getattr(args, field, None)
+        if raw is None and f"PEAK_GOVERNOR_{env}" in environ:
+            raw = _typed(
+                field, environ[f"PEAK_GOVERNOR_{env}"], bool, f"env PEAK_GOVERNOR_{env}"
+            )
+        if raw is not None:
+            values[field] = raw
+    if not values.get("dsn"):
+        raise ConfigError(
+            "no DSN: set --dsn or PEAK_GOVERNOR_DSN (libpq conninfo or URI)"
+        )
+    try:
+        dsn_db = psycopg.conninfo.conninfo_to_dict(values["dsn"]).get("dbname")
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(f"DSN is not a valid libpq conninfo: {exc}") from None
+    databases = (
+        args.database
+        or [
+            name.strip()
+            for name in environ.get("PEAK_GOVERNOR_DATABASES", "").split(",")
+            if name.strip()
+        ]
+        or ([dsn_db] if dsn_db else [])
     )
-    return 2
+    config = Config(databases=tuple(databases), **values)
+    # Policy: Odoo parameters of the first database, then env, then flags.
+    policy_values = {}
+    if config.databases and not getattr(args, "skip_odoo_settings", False):
+        policy_values.update(_odoo_policy_settings(config))
+    policy_values.update(env_settings(environ))
+    for name in policy_fields():
+        raw = getattr(args, f"policy__{name}", None)
+        if raw is not None:
+            policy_values[name] = (f"flag --{name.replace('_', '-')}", raw)
+    policy = apply_policy_settings(config.policy, policy_values)
+    return dataclasses.replace(config, policy=policy).validate()
+
+
+def _odoo_policy_settings(config: Config) -> dict:
+    try:
+        with psycopg.connect(conninfo(config.dsn, config.databases[0])) as conn:
+            with conn.cursor() as cur:
+                cur.execute(contract.SETTINGS_SQL)
+                return odoo_settings(cur.fetchall())
+    except psycopg.errors.UndefinedTable:
+        return {}
+    except psycopg.OperationalError as exc:
+        # Not a configuration error: the loop retries the database anyway.
+        _logger.warning(
+            "cannot read Odoo settings from %s: %s",
+            config.databases[0],
+            str(exc).strip(),
+        )
+        return {}
+
+
+def _print_once(governor: DatabaseGovernor) -> None:
+    sample, decision = governor.last_sample, governor.last_decision
+    out = {"database": governor.database, "leader": governor.is_leader}
+    if sample is not None:
+        out["sample"] = {
+            "duration_ms": round(sample.duration_seconds * 1000, 3),
+            "deadlocks_delta": sample.deadlocks_delta,
+            "waiters": [
+                {
+                    "pid": w.backend.pid,
+                    "role": w.backend.role_label,
+                    "wait_s": round(w.wait_seconds, 3),
+                    "blockers": list(w.blocker_pids),
+                }
+                for w in sample.waiters
+            ],
+            "blockers": {
+                str(pid): {"role": b.role_label, "channel": b.role.channel}
+                for pid, b in sample.blockers.items()
+            },
+        }
+    if decision is not None:
+        out["decision"] = {
+            "level": decision.level,
+            "protected": decision.protected,
+            "acting": decision.acting,
+            "explanation": decision.explanation,
+            "actions": [
+                {
+                    "kind": a.kind,
+                    "channel": a.channel,
+                    "reason": a.reason,
+                    "trickle": a.trickle,
+                }
+                for a in decision.actions
+            ],
+        }
+    else:
+        out["error"] = "database unreachable"
+    print(json.dumps(out, indent=2, default=str))
+
+
+def cmd_run(config: Config) -> int:
+    from .logs import configure_logging
+    from .metrics import GovernorMetrics, Health, serve
+
+    configure_logging(config.log_level, json_format=config.log_format == "json")
+    effective = {k: v for k, v in dataclasses.asdict(config).items() if k != "policy"}
+    effective["dsn"] = masked_dsn(config.dsn)
+    _logger.info(
+        "starting peak-governor %s",
+        __version__,
+        extra={
+            "event": "start",
+            "config": effective,
+            "policy": dataclasses.asdict(config.policy),
+        },
+    )
+    stop = threading.Event()
+
+    def _stop(signum, _frame):
+        _logger.info("%s received, releasing leases", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    if config.once:
+        governors = [DatabaseGovernor(config, db) for db in config.databases]
+        for governor in governors:
+            governor.cycle()
+            _print_once(governor)
+        return 0 if all(g.last_decision for g in governors) else 1
+    metrics = GovernorMetrics(config.databases, dry_run=config.dry_run)
+    health = Health(config.databases, interval=config.interval)
+    server = None
+    if config.http_port:
+        server = serve(config.http_host, config.http_port, metrics, health)
+        _logger.info(
+            "serving /metrics /healthz /readyz on %s:%s",
+            config.http_host,
+            server.server_port,
+        )
+    try:
+        return run(config, stop, metrics, health)
+    finally:
+        if server:
+            server.shutdown()
+
+
+def _connect_for_reading(config: Config, database: str):
+    return psycopg.connect(conninfo(config.dsn, database), autocommit=True)
+
+
+def cmd_status(config: Config) -> int:
+    for database in config.databases:
+        with _connect_for_reading(config, database) as conn, conn.cursor() as cur:
+            cur.execute(contract.LEADER_SQL)
+            leader = cur.fetchone()
+            cur.execute(contract.ACTIVE_LEASES_SQL)
+            leases = cur.fetchall()
+        print(f"database {database}")
+        if leader and leader[2] > 0:
+            print(
+                f"  leader   {leader[0]} (level {leader[1] or 'unknown'}, "
+                f"leadership for {leader[2]:.0f}s more)"
+            )
+        else:
+            print("  leader   none (no governor running, or its leadership expired)")
+        if not leases:
+            print("  leases   none")
+        for channel, remaining, trickle in leases:
+            mode = "trickle" if trickle else "paused"
+            print(f"  lease    {channel}: {mode}, {remaining:.0f}s left")
+    return 0
+
+
+def cmd_explain(config: Config, channel: str | None) -> int:
+    if not channel:
+        raise ConfigError(
+            "explain needs a channel, e.g. `peak-governor explain root.bulk`"
+        )
+    database = config.databases[0]
+    with _connect_for_reading(config, database) as conn, conn.cursor() as cur:
+        cur.execute(contract.CHANNELS_SQL)
+        channels = {row[0]: row for row in cur.fetchall()}
+        if channel not in channels:
+            raise ConfigError(f"unknown channel {channel!r} in {database}")
+        cur.execute(contract.EVENTS_SQL, (channel, 10))
+        events = cur.fetchall()
+        cur.execute(contract.ACTIVE_LEASES_SQL)
+        active = {row[0]: row for row in cur.fetchall()}
+    _name, klass, pinned, paused = channels[channel]
+    print(
+        f"{channel}: class {klass}"
+        + (", pinned (never paused)" if pinned else "")
+        + (", paused by hand" if paused else "")
+    )
+    if channel in active:
+        _c, remaining, trickle = active[channel]
+        print(
+            f"  now: {'trickling' if trickle else 'paused'} by a lease, "
+            f"{remaining:.0f}s left"
+        )
+    else:
+        print("  now: not leased")
+    if not events:
+        print("  history: the governor never paused it")
+    for when, action, holder, reason, evidence in events:
+        print(f"  {when:%Y-%m-%d %H:%M:%S} UTC  {action:<8} by {holder}: {reason}")
+        if action in ("created", "renewed") and evidence:
+            waiters = (evidence or {}).get("waiters")
+            if waiters:
+                print(f"      evidence: {json.dumps(waiters, default=str)[:300]}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command != "run":
+            args.skip_odoo_settings = True
+        config = load_config(args)
+        if args.command == "status":
+            return cmd_status(config)
+        if args.command == "explain":
+            return cmd_explain(config, args.channel)
+        return cmd_run(config)
+    except (ConfigError, SuperuserRefused, ContractError) as exc:
+        print(f"peak-governor: {exc}", file=sys.stderr)
+        return 2
+    except psycopg.OperationalError as exc:
+        print(
+            f"peak-governor: cannot reach PostgreSQL: {str(exc).strip()}",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -123,19 +123,22 @@ class PeakMode(models.AbstractModel):
         since = self._now().replace(minute=0, second=0, microsecond=0)
         until = since + PUBLISH_HORIZON
         mode, forced_off_until = self._read_setting()
+        periods = self.env["peak.period"]._active_periods()
         intervals = windows.protected_intervals(
             self.env["peak.fulfillment.window"]._active_windows(),
             mode,
             forced_off_until,
-            self.env["peak.period"]._active_periods(),
+            periods,
             since,
             until,
         )
+        peak = windows.peak_mode_intervals(mode, forced_off_until, periods, since, until)
         document = {
             "version": 1,
             "valid_from": _iso(since),
             "valid_until": _iso(until),
             "intervals": [[_iso(start), _iso(end)] for start, end in intervals],
+            "peak_mode": [[_iso(start), _iso(end)] for start, end in peak],
         }
         params = self.env["ir.config_parameter"].sudo()
         text = json.dumps(document, sort_keys=True)

@@ -222,11 +222,18 @@ CREATE TABLE IF NOT EXISTS peak_queue_governor_leader (
     id integer PRIMARY KEY CHECK (id = 1),
     holder varchar NOT NULL,
     since timestamp NOT NULL,
-    expires_at timestamp NOT NULL
+    expires_at timestamp NOT NULL,
+    level varchar,
+    heartbeat_at timestamp
 );
+ALTER TABLE peak_queue_governor_leader ADD COLUMN IF NOT EXISTS level varchar;
+ALTER TABLE peak_queue_governor_leader ADD COLUMN IF NOT EXISTS heartbeat_at timestamp;
 
+-- p_level: the leader's current contention level, shown by `peak-governor
+-- status` and the Channels view.
+DROP FUNCTION IF EXISTS peak_queue_governor_heartbeat(text, integer);
 CREATE OR REPLACE FUNCTION peak_queue_governor_heartbeat(
-    p_holder text, p_ttl_seconds integer)
+    p_holder text, p_ttl_seconds integer, p_level text DEFAULT NULL)
 RETURNS TABLE (is_leader boolean, leader text, leader_expires_at timestamp)
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -240,12 +247,16 @@ BEGIN
         RAISE EXCEPTION 'peak lease: leadership ttl must be between 1 and 600 seconds'
             USING ERRCODE = '22023';
     END IF;
-    INSERT INTO peak_queue_governor_leader AS g (id, holder, since, expires_at)
-    VALUES (1, p_holder, v_now, v_now + make_interval(secs => p_ttl_seconds))
+    INSERT INTO peak_queue_governor_leader AS g
+        (id, holder, since, expires_at, level, heartbeat_at)
+    VALUES (1, p_holder, v_now, v_now + make_interval(secs => p_ttl_seconds),
+            p_level, v_now)
     ON CONFLICT (id) DO UPDATE
        SET holder = EXCLUDED.holder,
            since = CASE WHEN g.holder = EXCLUDED.holder THEN g.since ELSE v_now END,
-           expires_at = EXCLUDED.expires_at
+           expires_at = EXCLUDED.expires_at,
+           level = EXCLUDED.level,
+           heartbeat_at = v_now
      WHERE g.holder = EXCLUDED.holder OR g.expires_at <= v_now;
     RETURN QUERY SELECT g.holder = p_holder, g.holder::text, g.expires_at
                    FROM peak_queue_governor_leader g WHERE g.id = 1;

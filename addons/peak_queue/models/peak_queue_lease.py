@@ -1,12 +1,15 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
 import json
 import logging
+import os
 from pathlib import Path
 
 import psycopg2
+from psycopg2 import sql
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import config
 
 _logger = logging.getLogger(__name__)
 
@@ -14,6 +17,22 @@ CONTRACT_SQL = (
     Path(__file__).resolve().parent.parent / "data" / "peak_queue_contract.sql"
 )
 INVALID_PARAMETER = "22023"
+DEFAULT_GOVERNOR_ROLE = "peak_governor"
+# The governor's least privilege (docs/db-contract.md): what it may touch.
+GOVERNOR_GRANTS = [
+    ("SELECT", ["queue_job_channel", "queue_job", "ir_config_parameter"]),
+    ("SELECT, INSERT, UPDATE", ["peak_queue_lease", "peak_queue_lease_event"]),
+    ("SELECT, INSERT, UPDATE, DELETE", ["peak_queue_governor_leader"]),
+]
+GOVERNOR_SEQUENCES = ["peak_queue_lease_id_seq", "peak_queue_lease_event_id_seq"]
+
+
+def governor_role() -> str:
+    """env PEAK_GOVERNOR_ROLE > [peak_queue] governor_role > peak_governor."""
+    return (
+        os.environ.get("PEAK_GOVERNOR_ROLE")
+        or config.get_misc("peak_queue", "governor_role", DEFAULT_GOVERNOR_ROLE)
+    )
 
 
 class PeakQueueLease(models.Model):
@@ -62,6 +81,35 @@ class PeakQueueLease(models.Model):
         # later in this same install): check them when called, not now.
         self.env.cr.execute("SET LOCAL check_function_bodies = off")
         self.env.cr.execute(CONTRACT_SQL.read_text())
+        self._grant_governor_role()
+
+    def _grant_governor_role(self):
+        """Give the governor's role (when it exists) exactly the grants of the
+        contract. Membership in pg_monitor needs a superuser: the deployment
+        creates the role with it (docker/postgres/initdb, CloudNativePG)."""
+        role = governor_role()
+        self.env.cr.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if not self.env.cr.fetchone():
+            _logger.info("no PostgreSQL role %s: governor grants skipped", role)
+            return
+        # Tables of other models may not exist yet on a first install; the
+        # event table is created with this model's registry init.
+        self.env["peak.queue.lease.event"]._auto_init()
+        for privileges, tables in GOVERNOR_GRANTS:
+            self.env.cr.execute(
+                sql.SQL("GRANT {} ON {} TO {}").format(
+                    sql.SQL(privileges),
+                    sql.SQL(", ").join(map(sql.Identifier, tables)),
+                    sql.Identifier(role),
+                )
+            )
+        self.env.cr.execute(
+            sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, GOVERNOR_SEQUENCES)),
+                sql.Identifier(role),
+            )
+        )
+        _logger.info("granted the governor's least privilege to role %s", role)
 
     def _compute_evidence_text(self):
         for lease in self:

@@ -1,0 +1,784 @@
+"""Decision core of peak-governor: from one contention sample to lease actions.
+
+Pure logic: no I/O, no clock (``now`` is an argument), no randomness except
+the injected :class:`random.Random` (resume jitter).  One :class:`Policy` per
+database, fed one :class:`~peak_governor.model.Sample` per interval::
+
+    policy = Policy(PolicyConfig(), random.Random())
+    decision = policy.decide(sample, channels, held, now, protected, peak_mode)
+
+API
+---
+``Thresholds``
+    When contention is *elevated* or *severe*, with enter and (looser) exit
+    conditions.  ``Thresholds()`` are the normal defaults,
+    :data:`PROTECTED_THRESHOLDS` the tighter ones used in fulfillment windows.
+``PolicyConfig``
+    Both threshold sets, dwell, fallback escalation, starvation guard and
+    resume pacing; ``validate()`` raises :class:`ValueError` (one line).
+``Policy(config, rng).decide(sample, channels, held, now, protected, peak_mode)``
+    Returns a :class:`~peak_governor.model.Decision`.  ``channels`` is the
+    whole channel table by complete name, ``held`` the leases the actuator
+    reports as held by this governor (the truth: a lease the actuator failed
+    to take is not held), ``protected`` whether a fulfillment window is open,
+    ``peak_mode`` whether Peak mode is on.  ``Policy.level`` is the current
+    level.
+
+Rules
+-----
+Protected work
+    Waiters whose role is ``interactive``, ``critical`` or ``operational``
+    (order confirmation, picking, the jobs that move orders).  ``cron``,
+    ``background``, ``bulk`` and ``other`` waiters never raise the level: a
+    cron run is batch work that can wait, and low-priority work queuing behind
+    itself is not what the governor protects.  Only protected waiters that
+    waited at least ``elevated_exit_age`` are looked at for blame.
+Level
+    Computed from the protected waiters' count and wait ages (see
+    :class:`Thresholds`).  Stepping up is immediate; stepping down goes one
+    level at a time, each step only after the current level's exit condition
+    failed for ``min_dwell_seconds`` in a row, so an oscillating stream does
+    not flap.
+Acting
+    Protected thresholds and acting at any level only when ``protected`` and
+    ``peak_mode`` (a protected interval cannot exist without Peak mode: the
+    pair guards against a stale input).  Otherwise normal thresholds and
+    observe only (``acting=False``, no actions) unless the level is severe,
+    as ``docs/db-contract.md`` says.  One exception: leases still held once
+    acting stops are wound down like a resume (stepwise), not left to expire
+    all at once.
+Blame
+    Each relevant waiter's ``blocker_pids`` are followed through blockers that
+    wait themselves (up to :data:`MAX_CHAIN_DEPTH`) to the root blockers.  A
+    root blocker that is a job of strictly lower priority than the waiter gets
+    its channel leased: the channel itself or, for a sub-channel created on
+    the fly, its closest existing ancestor, if leasable (below).  Interactive
+    requests, crons, critical jobs and peers (same or higher class) are known
+    and spared: pausing another channel would not free their locks.
+Fallback
+    Only for root blockers that are untagged/unknown or jobs whose channel
+    cannot be resolved to a leasable one: lease by class, ``bulk`` first, then
+    ``background``, then ``operational``, one class more per
+    ``fallback_escalate_cycles`` cycles that still need the fallback (a class
+    with nothing leasable is skipped at once); never a class as important as
+    the waiter.  A class is leased as its largest leasable sub-trees made only
+    of allowed classes, skipping channels a human already paused.
+Leasable
+    Exists in the table, not ``root``, nothing critical or pinned at or below
+    it (descendants: names starting with ``name + "."``), as the database
+    enforces; for blame and fallback also nothing at or below it as important
+    as the waiter.  A held channel that stops being leasable (a human pinned
+    it) is released at once.
+Renewal
+    While the level is above calm every held channel is leased again each
+    cycle (the database renews the holder's lease).
+Starvation guard
+    Full-pause time per channel is accounted over a rolling
+    ``pause_window_seconds``; past ``max_pause_seconds`` the channel is leased
+    with ``trickle=True`` for ``trickle_seconds``, after which the debt is
+    cleared and a full pause is allowed again.
+Resume
+    Once calm (after the dwell), held channels are released one at a time,
+    most important class first (operational, background, bulk), the first at
+    once, the next ``resume_step_seconds`` later ± ``resume_jitter`` (drawn
+    from the injected Random), the others renewed meanwhile.  Contention
+    coming back cancels the resume.
+Evidence
+    Every action carries ``reason`` (``blame``, ``fallback``, ``renew``,
+    ``starvation_guard``, ``calm``, ``wind_down``, ``unleasable``) and a
+    JSON-serialisable ``evidence`` dict: level, thresholds, at most
+    :data:`MAX_LISTED` waiters and root blockers, plus what the reason needs.
+"""
+
+import math
+import random
+from dataclasses import asdict, dataclass, field, fields
+
+from .attribution import KIND_JOB, KIND_OTHER, Role
+from .model import (
+    CALM,
+    ELEVATED,
+    LEVELS,
+    SEVERE,
+    Action,
+    Backend,
+    ChannelInfo,
+    Decision,
+    LeaseState,
+    Sample,
+    Waiter,
+)
+
+ROOT = "root"
+#: Importance of a class, 0 = most important.  Unknown classes count as
+#: critical so that they are never paused.
+CLASS_RANK = {"critical": 0, "operational": 1, "background": 2, "bulk": 3}
+#: Importance of the work a waiter does (same scale as :data:`CLASS_RANK`).
+PROTECTED_RANK = {"interactive": 0, "critical": 0, "operational": 1}
+FALLBACK_ORDER = ("bulk", "background", "operational")
+#: Blockers that wait themselves are followed this deep to the root blocker.
+MAX_CHAIN_DEPTH = 5
+#: Waiters and blockers listed in evidence (the DB caps evidence at 64 KiB).
+MAX_LISTED = 20
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When contention among protected waiters is elevated or severe.
+
+    A waiter "counts" once it waited ``elevated_enter_age`` seconds (to enter)
+    or ``elevated_exit_age`` (to stay).  Elevated: at least
+    ``elevated_enter_count`` counting waiters (stays while
+    ``elevated_exit_count``).  Severe: at least ``severe_enter_count``
+    counting waiters or one waiting ``severe_enter_age`` (stays while
+    ``severe_exit_count`` or ``severe_exit_age``).
+    """
+
+    elevated_enter_count: int = 1
+    elevated_enter_age: float = 1.0
+    elevated_exit_count: int = 1
+    elevated_exit_age: float = 0.5
+    severe_enter_count: int = 5
+    severe_enter_age: float = 10.0
+    severe_exit_count: int = 3
+    severe_exit_age: float = 5.0
+
+    def validate(self, name: str = "thresholds") -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name.endswith("_count"):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"{name}.{f.name} must be an integer")
+                if value < 1:
+                    raise ValueError(f"{name}.{f.name} must be at least 1")
+            else:
+                _check_seconds(f"{name}.{f.name}", value, positive=True)
+        for level in ("elevated", "severe"):
+            for what in ("count", "age"):
+                enter = getattr(self, f"{level}_enter_{what}")
+                exit_ = getattr(self, f"{level}_exit_{what}")
+                if exit_ > enter:
+                    raise ValueError(
+                        f"{name}.{level}_exit_{what} ({exit_}) is above "
+                        f"{level}_enter_{what} ({enter})"
+                    )
+        for when in ("enter", "exit"):
+            for what in ("count", "age"):
+                severe = getattr(self, f"severe_{when}_{what}")
+                elevated = getattr(self, f"elevated_{when}_{what}")
+                if severe < elevated:
+                    raise ValueError(
+                        f"{name}.severe_{when}_{what} ({severe}) is below "
+                        f"elevated_{when}_{what} ({elevated})"
+                    )
+
+
+#: Inside a fulfillment window: a picker's scanner waiting half a second on a
+#: lock is already felt; three stuck requests are an incident.
+PROTECTED_THRESHOLDS = Thresholds(
+    elevated_enter_count=1,
+    elevated_enter_age=0.5,
+    elevated_exit_count=1,
+    elevated_exit_age=0.25,
+    severe_enter_count=3,
+    severe_enter_age=5.0,
+    severe_exit_count=2,
+    severe_exit_age=2.5,
+)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """Every knob of the policy; see the module docstring for the rules."""
+
+    normal: Thresholds = field(default_factory=Thresholds)
+    protected: Thresholds = PROTECTED_THRESHOLDS
+    min_dwell_seconds: float = 10.0
+    fallback_escalate_cycles: int = 5
+    max_pause_seconds: float = 900.0
+    pause_window_seconds: float = 3600.0
+    trickle_seconds: float = 300.0
+    resume_step_seconds: float = 20.0
+    resume_jitter: float = 0.5
+
+    def validate(self) -> None:
+        """Raise :class:`ValueError` (one line) on a nonsensical config."""
+        self.normal.validate("normal")
+        self.protected.validate("protected")
+        for f in fields(Thresholds):
+            tight = getattr(self.protected, f.name)
+            loose = getattr(self.normal, f.name)
+            if tight > loose:
+                raise ValueError(
+                    f"protected.{f.name} ({tight}) is looser than "
+                    f"normal.{f.name} ({loose}): protected thresholds must be "
+                    "tighter"
+                )
+        _check_seconds("min_dwell_seconds", self.min_dwell_seconds)
+        cycles = self.fallback_escalate_cycles
+        if isinstance(cycles, bool) or not isinstance(cycles, int) or cycles < 1:
+            raise ValueError("fallback_escalate_cycles must be an integer >= 1")
+        _check_seconds("max_pause_seconds", self.max_pause_seconds, positive=True)
+        _check_seconds("pause_window_seconds", self.pause_window_seconds, positive=True)
+        if self.max_pause_seconds >= self.pause_window_seconds:
+            raise ValueError(
+                f"max_pause_seconds ({self.max_pause_seconds}) must be below "
+                f"pause_window_seconds ({self.pause_window_seconds})"
+            )
+        _check_seconds("trickle_seconds", self.trickle_seconds, positive=True)
+        _check_seconds("resume_step_seconds", self.resume_step_seconds)
+        jitter = self.resume_jitter
+        if isinstance(jitter, bool) or not isinstance(jitter, int | float):
+            raise ValueError("resume_jitter must be a number between 0 and 1")
+        if not 0.0 <= jitter <= 1.0:
+            raise ValueError(f"resume_jitter must be between 0 and 1, got {jitter}")
+
+
+def _check_seconds(name: str, value, positive: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{name} must be a number of seconds")
+    if not math.isfinite(value) or value < 0 or (positive and value == 0):
+        bound = "positive" if positive else "zero or more"
+        raise ValueError(f"{name} must be {bound} and finite, got {value}")
+
+
+def _lineage(name: str):
+    """``name`` then its ancestors by name, closest first."""
+    while True:
+        yield name
+        if "." not in name:
+            return
+        name = name.rsplit(".", 1)[0]
+
+
+def _sanitise(name: str) -> str:
+    # As the attribution tag does (docs/attribution.md, "Sanitising").
+    return "".join(
+        c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name
+    )
+
+
+class _Table:
+    """The channel table with what the lease rules need, for one cycle."""
+
+    def __init__(self, channels: dict[str, ChannelInfo]):
+        self.info = channels
+        # Most important class at or below each channel, and pinned sub-trees.
+        self.top_rank: dict[str, int] = {}
+        self.pinned: set[str] = set()
+        self.paused: set[str] = set()
+        for name, channel in channels.items():
+            rank = CLASS_RANK.get(channel.priority_class, 0)
+            for up in _lineage(name):
+                if up in channels:
+                    self.top_rank[up] = min(self.top_rank.get(up, rank), rank)
+                    if channel.pinned:
+                        self.pinned.add(up)
+                    if channels[up].paused:
+                        self.paused.add(name)
+        by_sanitised: dict[str, list[str]] = {}
+        for name in channels:
+            by_sanitised.setdefault(_sanitise(name), []).append(name)
+        self.sanitised = {k: v[0] for k, v in by_sanitised.items() if len(v) == 1}
+
+    def rank(self, name: str) -> int:
+        channel = self.info.get(name)
+        return CLASS_RANK.get(channel.priority_class, 0) if channel else 0
+
+    def leasable(self, name: str, below_rank: int = 0) -> bool:
+        """The DB accepts a lease, and all below is less important than
+        ``below_rank``."""
+        return (
+            name in self.info
+            and name != ROOT
+            and "." in name
+            and name not in self.pinned
+            and self.top_rank[name] > below_rank
+        )
+
+    def resolve(self, role: Role) -> str | None:
+        """The closest existing channel of a job's tag, or None."""
+        tag = role.channel
+        if not tag:
+            return None
+        if role.channel_truncated:
+            # Only the tail is known: accept a single match, never guess.
+            found = [n for n in self.info if _sanitise(n).endswith(tag)]
+            return found[0] if len(found) == 1 else None
+        for up in _lineage(tag):
+            if up in self.info:
+                return up
+            if up in self.sanitised:
+                return self.sanitised[up]
+        return None
+
+    def fallback(self, cls: str) -> list[str]:
+        """Largest leasable sub-trees whose classes are ``cls`` or less
+        important, not already paused by a human."""
+        floor = CLASS_RANK[cls]
+        ok = {
+            n
+            for n in self.info
+            if self.leasable(n) and self.top_rank[n] >= floor and n not in self.paused
+        }
+        return sorted(
+            n for n in ok if not any(up in ok for up in _lineage(n) if up != n)
+        )
+
+
+@dataclass
+class _Blame:
+    """Who to pause for this sample's relevant waiters."""
+
+    channels: dict[str, dict]  # channel -> {"waiter_pids", "blocker_pids"}
+    fallback_rank: int | None  # most important waiter needing the fallback
+    roots: dict[int, Backend | None]  # root blockers seen
+
+
+@dataclass
+class _Cycle:
+    """What one decide() call works with."""
+
+    sample: Sample
+    table: _Table
+    held: dict[str, LeaseState]
+    now: float
+    relevant: list[Waiter]
+    evidence: dict
+
+
+def _num(value: float) -> float | None:
+    return round(value, 3) if math.isfinite(value) else None
+
+
+def _root_blockers(waiter: Waiter, waiting: dict[int, Waiter]) -> list[int]:
+    """Blockers at the top of the chains above ``waiter`` (cycles cut)."""
+    seen = {waiter.backend.pid}
+    roots: list[int] = []
+
+    def climb(pid: int, depth: int) -> None:
+        upper = waiting.get(pid)
+        above = [p for p in upper.blocker_pids if p not in seen] if upper else []
+        if not above or depth >= MAX_CHAIN_DEPTH:
+            if pid not in roots:
+                roots.append(pid)
+            return
+        seen.update(above)
+        for p in above:
+            climb(p, depth + 1)
+
+    first = [p for p in waiter.blocker_pids if p not in seen]
+    seen.update(first)
+    for pid in first:
+        climb(pid, 1)
+    return roots
+
+
+class Policy:
+    """Stateful decision maker; see the module docstring."""
+
+    def __init__(self, config: PolicyConfig, rng: random.Random):
+        config.validate()
+        self.config = config
+        self._rng = rng
+        self._level = CALM
+        self._below_since: float | None = None  # exit condition failing since
+        self._fallback_step = 0  # 1-based index in FALLBACK_ORDER, 0: none
+        self._fallback_cycles = 0  # cycles needing the fallback at that step
+        self._pauses: dict[str, list[list[float]]] = {}  # full-pause segments
+        self._prev_now: float | None = None
+        self._prev_full: set[str] = set()
+        self._trickle_until: dict[str, float] = {}
+        self._next_release_at: float | None = None
+        self._releasing: set[str] = set()
+        self._first_reason: dict[str, str] = {}
+
+    @property
+    def level(self) -> str:
+        return self._level
+
+    def decide(
+        self,
+        sample: Sample,
+        channels: dict[str, ChannelInfo],
+        held: dict[str, LeaseState],
+        now: float,
+        protected: bool,
+        peak_mode: bool,
+    ) -> Decision:
+        protected = bool(protected and peak_mode)
+        thresholds = self.config.protected if protected else self.config.normal
+        ages = sorted(
+            (
+                w.wait_seconds
+                for w in sample.waiters
+                if w.backend.role_label in PROTECTED_RANK
+            ),
+            reverse=True,
+        )
+        previous = self._level
+        self._step_level(ages, thresholds, now)
+        self._account_pauses(held, now)
+        for gone in set(self._first_reason) - set(held):
+            del self._first_reason[gone]
+
+        relevant = [
+            w
+            for w in sample.waiters
+            if w.backend.role_label in PROTECTED_RANK
+            and w.wait_seconds >= thresholds.elevated_exit_age
+        ]
+        cycle = _Cycle(sample, _Table(channels), held, now, relevant, {})
+        blame = self._analyse(cycle)
+        cycle.evidence = self._evidence(cycle, blame, previous, thresholds, protected)
+        summary = (
+            f"{len(ages)} protected waiter{'s' if len(ages) != 1 else ''}, "
+            f"oldest {ages[0]:.1f} s"
+            if ages
+            else "no protected work waits on locks"
+        )
+        head = self._level.capitalize()
+        if previous != self._level:
+            head += f" (was {previous})"
+
+        if protected or self._level == SEVERE:
+            if self._level == CALM:
+                actions, what = self._resume(cycle, "calm")
+            else:
+                actions, what = self._act(cycle, blame)
+        elif held:
+            actions, what = self._resume(
+                cycle, "calm" if self._level == CALM else "wind_down"
+            )
+            what = f"winding down outside protection: {what}"
+        else:
+            self._reset_fallback()
+            why = "Peak mode off" if not peak_mode else "no fulfillment window"
+            return Decision(
+                level=self._level,
+                previous_level=previous,
+                protected=False,
+                acting=False,
+                actions=(),
+                explanation=f"{head}: {summary}; observing only ({why}).",
+            )
+        return Decision(
+            level=self._level,
+            previous_level=previous,
+            protected=protected,
+            acting=True,
+            actions=tuple(actions),
+            explanation=f"{head}: {summary}; {what}.",
+        )
+
+    # -- level ---------------------------------------------------------------
+
+    def _step_level(self, ages: list[float], th: Thresholds, now: float) -> None:
+        def count(age: float) -> int:
+            return sum(1 for a in ages if a >= age)
+
+        severe_stays = self._level == SEVERE and (
+            count(th.elevated_exit_age) >= th.severe_exit_count
+            or count(th.severe_exit_age) >= 1
+        )
+        severe_enters = (
+            count(th.elevated_enter_age) >= th.severe_enter_count
+            or count(th.severe_enter_age) >= 1
+        )
+        elevated_stays = (
+            self._level != CALM
+            and count(th.elevated_exit_age) >= th.elevated_exit_count
+        )
+        elevated_enters = count(th.elevated_enter_age) >= th.elevated_enter_count
+        if severe_stays or severe_enters:
+            raw = LEVELS.index(SEVERE)
+        elif elevated_stays or elevated_enters:
+            raw = LEVELS.index(ELEVATED)
+        else:
+            raw = LEVELS.index(CALM)
+        current = LEVELS.index(self._level)
+        if raw > current:  # up at once
+            self._level = LEVELS[raw]
+            self._below_since = None
+        elif raw < current:  # down one level per dwell
+            if self._below_since is None:
+                self._below_since = now
+            if now - self._below_since >= self.config.min_dwell_seconds:
+                self._level = LEVELS[current - 1]
+                self._below_since = now if raw < current - 1 else None
+        else:
+            self._below_since = None
+
+    # -- blame and fallback --------------------------------------------------
+
+    def _analyse(self, cycle: _Cycle) -> _Blame:
+        sample, table = cycle.sample, cycle.table
+        waiting = {w.backend.pid: w for w in sample.waiters}
+        blame = _Blame({}, None, {})
+        for waiter in cycle.relevant:
+            rank = PROTECTED_RANK[waiter.backend.role_label]
+            for pid in _root_blockers(waiter, waiting):
+                backend = sample.blockers.get(pid)
+                if backend is None and pid in waiting:
+                    backend = waiting[pid].backend
+                blame.roots[pid] = backend
+                channel = self._judge(backend, rank, table)
+                if channel == "":
+                    continue  # known and spared
+                if channel is None:
+                    if blame.fallback_rank is None or rank < blame.fallback_rank:
+                        blame.fallback_rank = rank
+                    continue
+                entry = blame.channels.setdefault(
+                    channel, {"waiter_pids": [], "blocker_pids": []}
+                )
+                for key, value in (
+                    ("waiter_pids", waiter.backend.pid),
+                    ("blocker_pids", pid),
+                ):
+                    if value not in entry[key] and len(entry[key]) < MAX_LISTED:
+                        entry[key].append(value)
+        return blame
+
+    @staticmethod
+    def _judge(backend: Backend | None, rank: int, table: _Table) -> str | None:
+        """Channel to blame, None for the fallback, "" to spare the blocker."""
+        if backend is None or backend.role.kind == KIND_OTHER:
+            return None
+        role = backend.role
+        if role.kind != KIND_JOB:
+            return ""  # a request or a cron: no channel to pause
+        if CLASS_RANK.get(role.priority_class, 0) <= rank:
+            return ""  # critical or a peer: pausing would starve equals
+        channel = table.resolve(role)
+        if channel is not None and table.leasable(channel, below_rank=rank):
+            return channel
+        return None
+
+    def _fallback(self, cycle: _Cycle, need_rank: int | None) -> tuple[list, str]:
+        if need_rank is None:
+            return [], ""
+        max_step = sum(1 for c in FALLBACK_ORDER if CLASS_RANK[c] > need_rank)
+        if self._fallback_step == 0:
+            self._fallback_step, self._fallback_cycles = 1, 0
+        elif self._fallback_cycles >= self.config.fallback_escalate_cycles:
+            self._fallback_step += 1
+            self._fallback_cycles = 0
+        self._fallback_cycles += 1
+        self._fallback_step = min(self._fallback_step, len(FALLBACK_ORDER))
+        step = min(self._fallback_step, max_step)
+        found: list[str] = []
+        while step <= max_step:
+            found = cycle.table.fallback(FALLBACK_ORDER[step - 1])
+            if found:
+                break
+            step += 1  # nothing leasable in that class: the next one now
+        if not found:
+            return [], ""
+        if step > self._fallback_step:
+            self._fallback_step, self._fallback_cycles = step, 1
+        return found, FALLBACK_ORDER[step - 1]
+
+    def _reset_fallback(self) -> None:
+        self._fallback_step = self._fallback_cycles = 0
+
+    # -- actions -------------------------------------------------------------
+
+    def _act(self, cycle: _Cycle, blame: _Blame) -> tuple[list[Action], str]:
+        self._next_release_at = None
+        self._releasing.clear()
+        actions = self._drop_unleasable(cycle)
+        fallback, cls = self._fallback(cycle, blame.fallback_rank)
+        wanted: dict[str, tuple[str, dict]] = {}
+        for channel in cycle.held:
+            if cycle.table.leasable(channel):
+                first = self._first_reason.get(channel, "unknown")
+                wanted[channel] = ("renew", {"first_reason": first})
+        for channel in fallback:
+            if channel not in wanted:
+                wanted[channel] = (
+                    "fallback",
+                    {
+                        "fallback_class": cls,
+                        "fallback_cycles": self._fallback_cycles,
+                    },
+                )
+        for channel, pids in blame.channels.items():
+            wanted[channel] = ("blame", pids)
+        order = {"blame": 0, "fallback": 1, "renew": 2}
+        new = []
+        for channel, (reason, extra) in sorted(
+            wanted.items(), key=lambda item: (order[item[1][0]], item[0])
+        ):
+            if channel not in cycle.held:
+                new.append(channel)
+                self._first_reason[channel] = reason
+            actions.append(self._lease(cycle, channel, reason, extra))
+        if new:
+            what = f"leasing {', '.join(new)}"
+        elif blame.roots:
+            what = "no new lower-priority channel to pause"
+        else:
+            what = "no blocker found"
+        renewed = sum(
+            1 for a in actions if a.kind == "lease" and a.channel in cycle.held
+        )
+        if renewed:
+            what += f", renewing {renewed}"
+        if cls:
+            what += f" (fallback class {cls}: blockers untagged or unresolved)"
+        return actions, what
+
+    def _resume(self, cycle: _Cycle, reason: str) -> tuple[list[Action], str]:
+        self._reset_fallback()
+        actions = self._drop_unleasable(cycle)
+        held = cycle.held
+        # A release the actuator did not apply yet is simply asked again.
+        self._releasing &= set(held)
+        for channel in sorted(self._releasing):
+            actions.append(self._release(cycle, channel, reason))
+        pending = [
+            c for c in held if c not in self._releasing and cycle.table.leasable(c)
+        ]
+        if not pending:
+            self._next_release_at = None
+            return actions, "nothing leased" if not actions else "releasing"
+        if self._next_release_at is None:
+            self._next_release_at = cycle.now  # the dwell already waited
+        released = ""
+        if cycle.now >= self._next_release_at:
+            released = min(pending, key=lambda c: (cycle.table.rank(c), c))
+            pending.remove(released)
+            self._releasing.add(released)
+            actions.append(self._release(cycle, released, reason))
+            step = self.config.resume_step_seconds
+            jitter = self.config.resume_jitter * self._rng.uniform(-1.0, 1.0)
+            self._next_release_at = (
+                cycle.now + step * (1.0 + jitter) if pending else None
+            )
+        for channel in sorted(pending):
+            first = self._first_reason.get(channel, "unknown")
+            actions.append(
+                self._lease(cycle, channel, "renew", {"first_reason": first})
+            )
+        what = f"released {released}, " if released else "resuming, "
+        if pending:
+            wait = max(0.0, self._next_release_at - cycle.now)
+            what += f"{len(pending)} still leased, next release in {wait:.0f} s"
+        else:
+            what += "all released"
+        return actions, what
+
+    def _drop_unleasable(self, cycle: _Cycle) -> list[Action]:
+        """Release at once what the DB would now refuse to renew."""
+        return [
+            self._release(cycle, channel, "unleasable")
+            for channel in sorted(cycle.held)
+            if not cycle.table.leasable(channel)
+        ]
+
+    def _lease(self, cycle: _Cycle, channel: str, reason: str, extra: dict) -> Action:
+        evidence = dict(cycle.evidence, **extra)
+        info = cycle.table.info.get(channel)
+        evidence["channel_class"] = info.priority_class if info else None
+        trickle = self._trickle(channel, cycle.now)
+        if trickle:
+            evidence["cause"] = reason
+            evidence["paused_seconds_in_window"] = _num(
+                self._paused_seconds(channel, cycle.now)
+            )
+            evidence["trickle_until"] = _num(self._trickle_until[channel])
+            reason = "starvation_guard"
+        return Action("lease", channel, reason, evidence, trickle=trickle)
+
+    def _release(self, cycle: _Cycle, channel: str, reason: str) -> Action:
+        return Action("release", channel, reason, dict(cycle.evidence))
+
+    # -- starvation guard ----------------------------------------------------
+
+    def _account_pauses(self, held: dict[str, LeaseState], now: float) -> None:
+        full = {c for c, lease in held.items() if not lease.trickle}
+        prev = self._prev_now
+        if prev is not None and now > prev:
+            for channel in full & self._prev_full:
+                segments = self._pauses.setdefault(channel, [])
+                if segments and segments[-1][1] == prev:
+                    segments[-1][1] = now
+                else:
+                    segments.append([prev, now])
+        horizon = now - self.config.pause_window_seconds
+        for channel in list(self._pauses):
+            kept = [s for s in self._pauses[channel] if s[1] > horizon]
+            if kept:
+                self._pauses[channel] = kept
+            else:
+                del self._pauses[channel]
+        self._prev_now, self._prev_full = now, full
+
+    def _paused_seconds(self, channel: str, now: float) -> float:
+        horizon = now - self.config.pause_window_seconds
+        return sum(
+            max(0.0, end - max(start, horizon))
+            for start, end in self._pauses.get(channel, ())
+        )
+
+    def _trickle(self, channel: str, now: float) -> bool:
+        until = self._trickle_until.get(channel)
+        if until is not None:
+            if now < until:
+                return True
+            # The trickle repaid the debt: full pauses are allowed again.
+            del self._trickle_until[channel]
+            self._pauses.pop(channel, None)
+            return False
+        if self._paused_seconds(channel, now) >= self.config.max_pause_seconds:
+            self._trickle_until[channel] = now + self.config.trickle_seconds
+            return True
+        return False
+
+    # -- evidence ------------------------------------------------------------
+
+    def _evidence(
+        self,
+        cycle: _Cycle,
+        blame: _Blame,
+        previous: str,
+        thresholds: Thresholds,
+        protected: bool,
+    ) -> dict:
+        sample = cycle.sample
+        waiters = sorted(
+            sample.waiters,
+            key=lambda w: (w.backend.role_label not in PROTECTED_RANK, -w.wait_seconds),
+        )
+        blockers = []
+        for pid, backend in sorted(blame.roots.items())[:MAX_LISTED]:
+            role = backend.role if backend else None
+            blockers.append(
+                {
+                    "pid": pid,
+                    "role": backend.role_label if backend else "unknown",
+                    "channel": role.channel if role else None,
+                    "state": backend.state if backend else None,
+                }
+            )
+        return {
+            "database": sample.database,
+            "level": self._level,
+            "previous_level": previous,
+            "protected": protected,
+            "thresholds": asdict(thresholds),
+            "waiters_total": len(sample.waiters),
+            "waiters": [
+                {
+                    "pid": w.backend.pid,
+                    "role": w.backend.role_label,
+                    "wait_seconds": _num(w.wait_seconds),
+                    "blocker_pids": list(w.blocker_pids[:MAX_LISTED]),
+                }
+                for w in waiters[:MAX_LISTED]
+            ],
+            "root_blockers_total": len(blame.roots),
+            "root_blockers": blockers,
+            "deadlocks_delta": sample.deadlocks_delta,
+        }

@@ -1,0 +1,117 @@
+"""One look at a database's lock contention: one query, a few milliseconds.
+
+``pg_blocking_pids()`` takes every lock-manager partition lock, so it is called
+only for backends already waiting on a heavyweight lock (the ``WHERE`` of the
+``waiting`` CTE filters rows before the function runs). Blockers are then
+looked up by pid; the roles come from ``application_name`` (contract ``pk1``).
+"""
+
+import dataclasses
+import json
+import time
+
+from . import attribution, contract
+from .model import Backend, Sample, Waiter
+
+SAMPLE_SQL = """
+WITH waiting AS (
+    SELECT a.pid, a.application_name, a.state,
+           EXTRACT(EPOCH FROM clock_timestamp() - a.query_start)::float8 AS query_s,
+           EXTRACT(EPOCH FROM clock_timestamp() - (
+               SELECT min(l.waitstart) FROM pg_locks l
+                WHERE l.pid = a.pid AND NOT l.granted))::float8 AS wait_s,
+           pg_blocking_pids(a.pid) AS blockers
+      FROM pg_stat_activity a
+     WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
+       AND a.pid <> pg_backend_pid()
+), blocking AS (
+    SELECT a.pid, a.application_name, a.state,
+           EXTRACT(EPOCH FROM clock_timestamp() - a.query_start)::float8 AS query_s
+      FROM pg_stat_activity a
+     WHERE a.pid IN (SELECT unnest(blockers) FROM waiting)
+)
+SELECT (SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()),
+       COALESCE((SELECT json_agg(waiting) FROM waiting), '[]'::json),
+       COALESCE((SELECT json_agg(blocking) FROM blocking), '[]'::json)
+"""
+
+
+def _backend(row: dict) -> Backend:
+    role = attribution.parse_application_name(row.get("application_name"))
+    return Backend(
+        pid=int(row["pid"]),
+        role=role,
+        role_label=attribution.role_label(role),
+        state=row.get("state") or "",
+        query_seconds=max(0.0, float(row.get("query_s") or 0.0)),
+    )
+
+
+def _as_list(value) -> list:
+    return json.loads(value) if isinstance(value, str) else list(value or [])
+
+
+class Sensor:
+    """Samples one database through an open psycopg connection."""
+
+    def __init__(self, database: str):
+        self.database = database
+        self._last_deadlocks: int | None = None
+
+    def sample(self, conn) -> Sample:
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            cur.execute(SAMPLE_SQL)
+            deadlocks, waiting_rows, blocking_rows = cur.fetchone()
+        duration = time.perf_counter() - started
+        waiters = tuple(
+            Waiter(
+                backend=_backend(row),
+                wait_seconds=max(0.0, float(row.get("wait_s") or 0.0)),
+                blocker_pids=tuple(int(pid) for pid in row.get("blockers") or ()),
+            )
+            for row in _as_list(waiting_rows)
+        )
+        blockers = {b.pid: b for b in map(_backend, _as_list(blocking_rows))}
+        blockers = self._resolve_truncated_channels(conn, blockers)
+        deadlocks = int(deadlocks or 0)
+        # A server restart resets the counter: never report a negative delta.
+        delta = (
+            0
+            if self._last_deadlocks is None
+            else max(0, deadlocks - self._last_deadlocks)
+        )
+        self._last_deadlocks = deadlocks
+        return Sample(
+            database=self.database,
+            taken_at=time.time(),
+            waiters=waiters,
+            blockers=blockers,
+            deadlocks_total=deadlocks,
+            deadlocks_delta=delta,
+            duration_seconds=duration,
+        )
+
+    @staticmethod
+    def _resolve_truncated_channels(conn, blockers: dict[int, Backend]) -> dict:
+        """A tag keeps only the tail of a long channel name: read the full name
+        from queue_job (only when some blocker needs it)."""
+        truncated = {
+            b.role.job_uuid: pid
+            for pid, b in blockers.items()
+            if b.role.channel_truncated and b.role.job_uuid
+        }
+        if not truncated:
+            return blockers
+        with conn.cursor() as cur:
+            cur.execute(contract.JOB_CHANNEL_SQL, (list(truncated),))
+            full = dict(cur.fetchall())
+        resolved = dict(blockers)
+        for job_uuid, pid in truncated.items():
+            if job_uuid in full:
+                backend = blockers[pid]
+                role = dataclasses.replace(
+                    backend.role, channel=full[job_uuid], channel_truncated=False
+                )
+                resolved[pid] = dataclasses.replace(backend, role=role)
+        return resolved

@@ -1,0 +1,120 @@
+"""Real PostgreSQL helpers for the governor tests (no Odoo registry needed).
+
+They use the throw-away database `make test` creates (PEAK_TEST_DB, with the
+suite installed), through the dedicated role; sessions are tagged with the
+attribution format so the governor sees interactive work and jobs.
+"""
+
+import os
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+
+import psycopg
+import pytest
+
+DB = os.environ.get("PEAK_TEST_DB")
+needs_db = pytest.mark.skipif(not DB, reason="needs `make test` (PEAK_TEST_DB)")
+
+
+def dsn(user: str | None = None, database: str | None = None) -> str:
+    user = user or os.environ.get("PEAK_DB_USER", "peak")
+    parts = [f"dbname={database or DB}", f"user={user}"]
+    if os.environ.get("PEAK_DB_HOST"):
+        parts.append(f"host={os.environ['PEAK_DB_HOST']}")
+    if os.environ.get("PEAK_DB_PORT"):
+        parts.append(f"port={os.environ['PEAK_DB_PORT']}")
+    return " ".join(parts)
+
+
+def connect(
+    application_name: str = "peak-test",
+    user: str | None = None,
+    autocommit: bool = True,
+) -> psycopg.Connection:
+    conn = psycopg.connect(dsn(user), autocommit=autocommit)
+    conn.execute(
+        "SELECT set_config('application_name', %s, false)", (application_name,)
+    )
+    return conn
+
+
+def job_tag(priority_class: str, channel: str) -> str:
+    return f"pk1|job|{priority_class}|{uuid.uuid4().hex}|{channel}"
+
+
+INTERACTIVE = "pk1|http|sale.order.action_confirm"
+
+
+def sql(query: str, params=()):
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(query, params)
+        return cur.fetchall() if cur.description else None
+
+
+@contextmanager
+def hot_rows(count: int = 3):
+    """A scratch table of hot rows (stock quants, say)."""
+    table = f"peak_hot_{uuid.uuid4().hex[:8]}"
+    sql(f"CREATE TABLE {table} (id int PRIMARY KEY, qty int NOT NULL)")
+    sql(f"INSERT INTO {table} SELECT g, 100 FROM generate_series(1, %s) g", (count,))
+    try:
+        yield table
+    finally:
+        sql(f"DROP TABLE IF EXISTS {table}")
+
+
+class LockScene:
+    """A blocker holding row locks in an open transaction, and waiters queued
+    behind it in threads. Everything is rolled back and closed at exit."""
+
+    def __init__(self, table: str, blocker_tag: str):
+        self.table = table
+        self.blocker = connect(blocker_tag, autocommit=False)
+        self.blocker.execute(f"UPDATE {table} SET qty = qty - 1 WHERE id = 1")
+        self.blocker_pid = self.blocker.info.backend_pid
+        self.waiters: list[psycopg.Connection] = []
+        self.threads: list[threading.Thread] = []
+
+    def add_waiter(self, tag: str) -> int:
+        conn = connect(tag, autocommit=False)
+        self.waiters.append(conn)
+
+        def wait():
+            try:
+                conn.execute(f"UPDATE {self.table} SET qty = qty - 1 WHERE id = 1")
+                conn.rollback()
+            except psycopg.Error:
+                pass
+
+        thread = threading.Thread(target=wait, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+        deadline = time.monotonic() + 5
+        pid = conn.info.backend_pid
+        while time.monotonic() < deadline:
+            rows = sql(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND "
+                "wait_event_type = 'Lock'",
+                (pid,),
+            )
+            if rows:
+                return pid
+            time.sleep(0.05)
+        raise AssertionError("waiter never queued on the lock")
+
+    def release(self):
+        if not self.blocker.closed:
+            self.blocker.rollback()
+            self.blocker.close()
+        for thread in self.threads:
+            thread.join(5)
+        for conn in self.waiters:
+            conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()

@@ -1,0 +1,244 @@
+"""The governor's loop in-process against a real PostgreSQL: sensor, policy,
+actuator and the lease contract of a database with peak_queue installed."""
+
+import dataclasses
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+from pg import DB, INTERACTIVE, LockScene, dsn, hot_rows, job_tag, needs_db, sql
+
+from peak_governor.config import Config
+from peak_governor.daemon import DatabaseGovernor, SuperuserRefused
+from peak_governor.policy import PolicyConfig
+
+pytestmark = needs_db
+
+FAST_POLICY = dataclasses.replace(
+    PolicyConfig(), min_dwell_seconds=1.0, resume_step_seconds=0.2, resume_jitter=0.0
+)
+
+
+def make_config(**overrides) -> Config:
+    values = {
+        "dsn": dsn(),
+        "databases": (DB,),
+        "interval": 0.2,
+        "lease_ttl": 10,
+        "leader_ttl": 3,
+        "instance_id": f"test-{uuid.uuid4().hex[:8]}",
+        "policy": FAST_POLICY,
+    }
+    values.update(overrides)
+    return Config(**values).validate()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_peak(protected: bool, peak_mode: bool | None = None):
+    now = datetime.now(UTC)
+    around = [[_iso(now - timedelta(hours=1)), _iso(now + timedelta(hours=1))]]
+    doc = {
+        "version": 1,
+        "valid_from": _iso(now - timedelta(hours=1)),
+        "valid_until": _iso(now + timedelta(hours=2)),
+        "intervals": around if protected else [],
+        "peak_mode": around if (protected if peak_mode is None else peak_mode) else [],
+    }
+    sql(
+        "INSERT INTO ir_config_parameter (key, value) VALUES "
+        "('peak_base.protected_intervals', %s) ON CONFLICT (key) DO UPDATE "
+        "SET value = EXCLUDED.value",
+        (json.dumps(doc),),
+    )
+
+
+@pytest.fixture
+def table():
+    with hot_rows() as name:
+        yield name
+
+
+@pytest.fixture(autouse=True)
+def clean_contract_state():
+    previous = sql(
+        "SELECT value FROM ir_config_parameter "
+        "WHERE key = 'peak_base.protected_intervals'"
+    )
+    yield
+    sql("SELECT peak_queue_lease_release(NULL, NULL, 'test cleanup')")
+    sql("DELETE FROM peak_queue_governor_leader")
+    if previous:
+        sql(
+            "UPDATE ir_config_parameter SET value = %s "
+            "WHERE key = 'peak_base.protected_intervals'",
+            (previous[0][0],),
+        )
+
+
+def leased() -> dict[str, bool]:
+    return dict(sql("SELECT channel, trickle FROM peak_queue_active_leases()"))
+
+
+def cycle_until(governor, predicate, timeout_s: float) -> float:
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout_s, "condition not reached in time"
+        governor.cycle()
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def test_bulk_blocker_is_leased_then_released_when_calm(table):
+    set_peak(protected=True)
+    governor = DatabaseGovernor(make_config(), DB)
+    with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+        scene.add_waiter(INTERACTIVE)
+        scene.add_waiter(INTERACTIVE)
+        cycle_until(governor, lambda: "root.bulk" in leased(), timeout_s=2.0)
+    assert set(leased()) == {"root.bulk"}
+    cycle_until(governor, lambda: not leased(), timeout_s=20.0)
+    actions = [
+        row[0]
+        for row in sql(
+            "SELECT action FROM peak_queue_lease_event "
+            "WHERE channel_name = 'root.bulk' ORDER BY id DESC LIMIT 2"
+        )
+    ]
+    assert actions[0] == "released"
+    evidence = sql(
+        "SELECT evidence FROM peak_queue_lease_event WHERE channel_name = 'root.bulk' "
+        "AND action = 'created' ORDER BY id DESC LIMIT 1"
+    )[0][0]
+    assert evidence, "a lease carries its evidence"
+    governor.shutdown()
+
+
+def test_only_the_channel_that_blocks_is_leased(table):
+    set_peak(protected=True)
+    governor = DatabaseGovernor(make_config(), DB)
+    with LockScene(table, job_tag("background", "root.background")) as scene:
+        scene.add_waiter(INTERACTIVE)
+        cycle_until(governor, lambda: "root.background" in leased(), timeout_s=2.0)
+        for _ in range(5):
+            governor.cycle()
+        assert set(leased()) == {"root.background"}, "root.bulk blocks nobody"
+    governor.shutdown()
+
+
+def test_untagged_blocker_falls_back_to_class_order(table):
+    set_peak(protected=True)
+    governor = DatabaseGovernor(make_config(), DB)
+    with LockScene(table, "psql") as scene:
+        scene.add_waiter(INTERACTIVE)
+        cycle_until(governor, lambda: leased(), timeout_s=3.0)
+        assert set(leased()) == {"root.bulk"}, "bulk first, never critical"
+    governor.shutdown()
+
+
+def test_dry_run_decides_but_writes_nothing(table):
+    set_peak(protected=True)
+    governor = DatabaseGovernor(make_config(dry_run=True), DB)
+    with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+        scene.add_waiter(INTERACTIVE)
+        decisions = [governor.cycle() for _ in range(5)]
+    assert any(d.actions for d in decisions), "it decided to lease"
+    assert leased() == {}
+    assert sql("SELECT count(*) FROM peak_queue_governor_leader")[0][0] == 0
+
+
+def test_outside_peak_mode_it_only_observes(table):
+    set_peak(protected=False, peak_mode=False)
+    governor = DatabaseGovernor(make_config(), DB)
+    with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+        scene.add_waiter(INTERACTIVE)
+        decisions = [governor.cycle() for _ in range(5)]
+        time.sleep(0.6)
+        decisions.append(governor.cycle())
+    assert decisions[-1].level != "calm", "the contention is seen"
+    assert not any(d.acting for d in decisions)
+    assert leased() == {}
+
+
+def test_lost_connection_reconnects_without_spurious_actions(table):
+    set_peak(protected=True)
+    governor = DatabaseGovernor(make_config(), DB)
+    assert governor.cycle().actions == ()
+    sql("SELECT pg_terminate_backend(%s)", (governor.conn.info.backend_pid,))
+    assert governor.cycle() is None, "a failed sample decides nothing"
+    decision = governor.cycle()
+    assert decision is not None and decision.actions == ()
+    assert leased() == {}
+    governor.shutdown()
+
+
+def test_shutdown_releases_leases_and_resigns(table):
+    set_peak(protected=True)
+    config = make_config()
+    governor = DatabaseGovernor(config, DB)
+    with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+        scene.add_waiter(INTERACTIVE)
+        cycle_until(governor, lambda: leased(), timeout_s=2.0)
+        assert governor.shutdown() == 1
+        assert leased() == {}
+        assert sql("SELECT count(*) FROM peak_queue_governor_leader")[0][0] == 0
+
+
+def test_superuser_is_refused():
+    config = make_config(dsn=dsn(user="postgres"))
+    with pytest.raises(SuperuserRefused):
+        DatabaseGovernor(config, DB).cycle()
+    allowed = DatabaseGovernor(
+        make_config(dsn=dsn(user="postgres"), allow_superuser=True), DB
+    )
+    assert allowed.cycle() is not None
+    allowed.shutdown()
+
+
+@pytest.fixture
+def governor_role(monkeypatch):
+    """A role with pg_monitor (what the deployment creates), granted the rest
+    by peak_queue itself, as at install or upgrade."""
+    import odoo
+    from odoo import SUPERUSER_ID, api
+
+    name = f"peak_gov_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(dsn(user="postgres"), autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {name} LOGIN IN ROLE pg_monitor")
+        monkeypatch.setenv("PEAK_GOVERNOR_ROLE", name)
+        with odoo.modules.registry.Registry(DB).cursor() as cr:
+            api.Environment(cr, SUPERUSER_ID, {})[
+                "peak.queue.lease"
+            ]._grant_governor_role()
+        yield name
+        admin.execute(f"DROP OWNED BY {name}")
+        admin.execute(f"DROP ROLE {name}")
+
+
+def test_least_privilege_role_can_govern(table, governor_role):
+    set_peak(protected=True)
+    governor = DatabaseGovernor(make_config(dsn=dsn(user=governor_role)), DB)
+    with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+        scene.add_waiter(INTERACTIVE)
+        cycle_until(governor, lambda: "root.bulk" in leased(), timeout_s=2.0)
+    governor.shutdown()
+    # ...and can do nothing more than that.
+    with psycopg.connect(dsn(user=governor_role), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE queue_job_channel SET paused = true")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT login FROM res_users")
+
+
+def test_missing_grant_is_one_clear_error(governor_role):
+    from peak_governor.actuator import ContractError
+
+    with psycopg.connect(dsn(user="postgres"), autocommit=True) as admin:
+        admin.execute(f"REVOKE INSERT ON peak_queue_lease FROM {governor_role}")
+    with pytest.raises(ContractError, match="peak_queue_lease INSERT"):
+        DatabaseGovernor(make_config(dsn=dsn(user=governor_role)), DB).cycle()

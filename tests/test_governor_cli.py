@@ -1,0 +1,189 @@
+"""`peak-governor` as operators run it: a real process, real signals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from pg import DB, INTERACTIVE, LockScene, dsn, hot_rows, job_tag, needs_db, sql
+from test_governor import clean_contract_state, leased, set_peak  # noqa: F401
+
+pytestmark = needs_db
+
+GOVERNOR = [sys.executable, "-m", "peak_governor.cli"]
+FAST = [
+    "--interval",
+    "0.2",
+    "--min-dwell-seconds",
+    "1",
+    "--resume-step-seconds",
+    "0.2",
+    "--http-port",
+    "0",
+    "--log-format",
+    "json",
+]
+
+
+def run_cli(*args, env=None, timeout=30):
+    return subprocess.run(
+        [*GOVERNOR, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def start(*args, instance="gov-a"):
+    return subprocess.Popen(
+        [*GOVERNOR, "--dsn", dsn(), *FAST, "--instance-id", instance, *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(predicate, timeout_s, message):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.1)
+    return time.monotonic() - (deadline - timeout_s)
+
+
+def leader():
+    rows = sql(
+        "SELECT holder FROM peak_queue_governor_leader "
+        "WHERE expires_at > now() AT TIME ZONE 'utc'"
+    )
+    return rows[0][0] if rows else None
+
+
+@pytest.fixture
+def table():
+    with hot_rows() as name:
+        yield name
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--dsn", "dbname=x", "--interval", "abc"], {}, "interval"),
+        (["--dsn", "dbname=x", "--lease-ttl", "1"], {}, "lease ttl"),
+        (["--dsn", "dbname=x"], {"PEAK_GOVERNOR_INTERVAL": "-1"}, "interval"),
+        (["--dsn", "dbname=x", "--protected-elevated-enter-age", "soon"], {}, "soon"),
+        ([], {"PEAK_GOVERNOR_DSN": ""}, "no DSN"),
+        (["--dsn", "dbname=x", "--log-level", "LOUD"], {}, "log level"),
+    ],
+)
+def test_bad_configuration_exits_2_with_one_line(args, env, message):
+    done = run_cli(*args, env={"PEAK_GOVERNOR_DSN": "", **env})
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("peak-governor: ")
+    assert message in lines[0]
+
+
+def test_superuser_dsn_exits_2_with_one_line():
+    done = run_cli("--dsn", dsn(user="postgres"), "--once", "--dry-run")
+    assert done.returncode == 2
+    assert "superuser" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_once_prints_the_sample_and_the_decision(table):
+    set_peak(protected=True)
+    with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+        scene.add_waiter(INTERACTIVE)
+        done = run_cli("--dsn", dsn(), "--once", "--dry-run", "--log-format", "text")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["database"] == DB
+    assert out["sample"]["waiters"][0]["role"] == "interactive"
+    assert str(scene.blocker_pid) in out["sample"]["blockers"]
+    assert "level" in out["decision"]
+
+
+def test_sigterm_releases_leases_and_exits_within_5s(table):
+    set_peak(protected=True)
+    proc = start("--lease-ttl", "60")
+    try:
+        with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+            scene.add_waiter(INTERACTIVE)
+            wait_for(lambda: "root.bulk" in leased(), 10, "never leased")
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(5)
+        assert proc.returncode == 0
+        assert leased() == {}, "SIGTERM releases"
+        assert leader() is None, "and resigns"
+    finally:
+        proc.kill()
+
+
+def test_killed_governor_lease_expires_by_itself(table):
+    set_peak(protected=True)
+    ttl = 5
+    proc = start("--lease-ttl", str(ttl))
+    try:
+        with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+            scene.add_waiter(INTERACTIVE)
+            wait_for(lambda: "root.bulk" in leased(), 10, "never leased")
+            proc.kill()  # SIGKILL: no chance to release anything
+            proc.wait(5)
+            killed = time.monotonic()
+            wait_for(lambda: leased() == {}, ttl + 5, "lease outlived its TTL + 5 s")
+            assert time.monotonic() - killed <= ttl + 5
+    finally:
+        proc.kill()
+
+
+def test_two_governors_one_leader_and_takeover(table):
+    set_peak(protected=True)
+    first = start("--leader-ttl", "3", instance="gov-a")
+    second = None
+    try:
+        wait_for(lambda: leader() == "gov-a", 10, "gov-a never led")
+        second = start("--leader-ttl", "3", instance="gov-b")
+        with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+            scene.add_waiter(INTERACTIVE)
+            wait_for(lambda: "root.bulk" in leased(), 10, "never leased")
+            time.sleep(1.0)
+            holders = {
+                row[0]
+                for row in sql("SELECT DISTINCT holder FROM peak_queue_lease_event")
+            }
+            assert holders == {"gov-a"}, "only the leader acts"
+            first.kill()
+            first.wait(5)
+            killed = time.monotonic()
+            wait_for(lambda: leader() == "gov-b", 2 * 3 + 1, "no takeover in 2 TTLs")
+            assert time.monotonic() - killed <= 2 * 3
+    finally:
+        first.kill()
+        if second:
+            second.terminate()
+            second.wait(10)
+
+
+def test_status_and_explain(table):
+    set_peak(protected=True)
+    proc = start()
+    try:
+        with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+            scene.add_waiter(INTERACTIVE)
+            wait_for(lambda: "root.bulk" in leased(), 10, "never leased")
+            status = run_cli("status", "--dsn", dsn())
+            explain = run_cli("explain", "root.bulk", "--dsn", dsn())
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert status.returncode == 0 and "leader   gov-a" in status.stdout
+    assert "root.bulk: paused" in status.stdout
+    assert explain.returncode == 0
+    assert "class bulk" in explain.stdout and "created" in explain.stdout
+    unknown = run_cli("explain", "root.nowhere", "--dsn", dsn())
+    assert unknown.returncode == 2 and "unknown channel" in unknown.stderr
