@@ -48,6 +48,7 @@ import platform
 import secrets
 import selectors
 import shutil
+import signal
 import statistics
 import sys
 import tempfile
@@ -188,6 +189,7 @@ class Harness:
         self.runner = None
         self.writer = None
         self.selector = None
+        self.checked = False  # nothing to give back before check_database()
         self.inserted = False
         self.original_paused = None
         self.dispatched = []
@@ -232,6 +234,7 @@ class Harness:
         leased = _query(self.writer, "SELECT channel FROM peak_queue_active_leases()")
         if (CHANNEL,) in leased:
             raise BenchError(f"{CHANNEL} is leased in {self.db_name}: release it first")
+        self.checked = True
 
     def start_runner(self):
         runner_mod = self.runner_mod
@@ -461,6 +464,8 @@ class Harness:
 
     def cleanup(self):
         """Give an existing database back as it was (jobs, leases, pause)."""
+        if not self.checked:
+            return
         with closing(self.writer.cursor()) as cr:
             cr.execute(
                 "SELECT peak_queue_lease_release(%s, %s, 'benchmark cleanup')",
@@ -630,6 +635,8 @@ def write_results(result, output, smoke):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # SIGTERM unwinds like Ctrl-C: the clean-up below runs either way.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -18,3 +18,35 @@ def seaweed_s3(tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def governor_role():
+    """The governor's least-privilege role, as a deployment creates it (with
+    pg_monitor, by a superuser) and granted the rest by peak_queue itself."""
+    import os
+
+    from pg import DB, GOVERNOR_ROLE, dsn
+
+    if not DB:
+        yield None
+        return
+    import psycopg
+
+    import odoo
+    from odoo import SUPERUSER_ID, api
+
+    superuser = os.environ.get("PEAK_PG_SUPERUSER", "postgres")
+    with psycopg.connect(dsn(user=superuser), autocommit=True) as admin:
+        admin.execute(f"DROP ROLE IF EXISTS {GOVERNOR_ROLE}")
+        admin.execute(f"CREATE ROLE {GOVERNOR_ROLE} LOGIN IN ROLE pg_monitor")
+        os.environ["PEAK_GOVERNOR_ROLE"] = GOVERNOR_ROLE
+        try:
+            with odoo.modules.registry.Registry(DB).cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                env["peak.queue.lease"]._grant_governor_role()
+            yield GOVERNOR_ROLE
+        finally:
+            os.environ.pop("PEAK_GOVERNOR_ROLE", None)
+            admin.execute(f"DROP OWNED BY {GOVERNOR_ROLE}")
+            admin.execute(f"DROP ROLE {GOVERNOR_ROLE}")

@@ -5,11 +5,13 @@ suite installed), through the dedicated role; sessions are tagged with the
 attribution format so the governor sees interactive work and jobs.
 """
 
+import importlib.util
 import os
 import threading
 import time
 import uuid
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -40,8 +42,22 @@ def connect(
     return conn
 
 
+def _addon_attribution():
+    """The addon's own tag formatter (pure module, loaded by path)."""
+    path = Path(__file__).resolve().parents[1] / "addons/peak_queue/lib/attribution.py"
+    spec = importlib.util.spec_from_file_location("peak_queue_attribution", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+ATTRIBUTION = _addon_attribution()
+
+
 def job_tag(priority_class: str, channel: str) -> str:
-    return f"pk1|job|{priority_class}|{uuid.uuid4().hex}|{channel}"
+    """The tag a job of ``channel`` carries, exactly as peak_queue writes it
+    (63 bytes at most: long channels keep their tail behind ``~``)."""
+    return ATTRIBUTION.format_job_tag(priority_class, str(uuid.uuid4()), channel)
 
 
 INTERACTIVE = "pk1|http|sale.order.action_confirm"
@@ -118,3 +134,8 @@ class LockScene:
 
     def __exit__(self, *exc):
         self.release()
+
+
+#: The governor's least-privilege role for this test run: created in
+#: tests/conftest.py with pg_monitor, granted the rest by peak_queue itself.
+GOVERNOR_ROLE = f"peak_gov_{DB}"[:63] if DB else "peak_gov"

@@ -8,7 +8,17 @@ import sys
 import time
 
 import pytest
-from pg import DB, INTERACTIVE, LockScene, dsn, hot_rows, job_tag, needs_db, sql
+from pg import (
+    DB,
+    GOVERNOR_ROLE,
+    INTERACTIVE,
+    LockScene,
+    dsn,
+    hot_rows,
+    job_tag,
+    needs_db,
+    sql,
+)
 from test_governor import clean_contract_state, leased, set_peak  # noqa: F401
 
 pytestmark = needs_db
@@ -41,7 +51,15 @@ def run_cli(*args, env=None, timeout=30):
 
 def start(*args, instance="gov-a"):
     return subprocess.Popen(
-        [*GOVERNOR, "--dsn", dsn(), *FAST, "--instance-id", instance, *args],
+        [
+            *GOVERNOR,
+            "--dsn",
+            dsn(user=GOVERNOR_ROLE),
+            *FAST,
+            "--instance-id",
+            instance,
+            *args,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -99,7 +117,14 @@ def test_once_prints_the_sample_and_the_decision(table):
     set_peak(protected=True)
     with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
         scene.add_waiter(INTERACTIVE)
-        done = run_cli("--dsn", dsn(), "--once", "--dry-run", "--log-format", "text")
+        done = run_cli(
+            "--dsn",
+            dsn(user=GOVERNOR_ROLE),
+            "--once",
+            "--dry-run",
+            "--log-format",
+            "text",
+        )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["database"] == DB
@@ -143,6 +168,7 @@ def test_killed_governor_lease_expires_by_itself(table):
 
 def test_two_governors_one_leader_and_takeover(table):
     set_peak(protected=True)
+    last_event = sql("SELECT COALESCE(max(id), 0) FROM peak_queue_lease_event")[0][0]
     first = start("--leader-ttl", "3", instance="gov-a")
     second = None
     try:
@@ -154,7 +180,10 @@ def test_two_governors_one_leader_and_takeover(table):
             time.sleep(1.0)
             holders = {
                 row[0]
-                for row in sql("SELECT DISTINCT holder FROM peak_queue_lease_event")
+                for row in sql(
+                    "SELECT DISTINCT holder FROM peak_queue_lease_event WHERE id > %s",
+                    (last_event,),
+                )
             }
             assert holders == {"gov-a"}, "only the leader acts"
             first.kill()
@@ -176,8 +205,8 @@ def test_status_and_explain(table):
         with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
             scene.add_waiter(INTERACTIVE)
             wait_for(lambda: "root.bulk" in leased(), 10, "never leased")
-            status = run_cli("status", "--dsn", dsn())
-            explain = run_cli("explain", "root.bulk", "--dsn", dsn())
+            status = run_cli("status", "--dsn", dsn(user=GOVERNOR_ROLE))
+            explain = run_cli("explain", "root.bulk", "--dsn", dsn(user=GOVERNOR_ROLE))
     finally:
         proc.terminate()
         proc.wait(10)
@@ -185,5 +214,5 @@ def test_status_and_explain(table):
     assert "root.bulk: paused" in status.stdout
     assert explain.returncode == 0
     assert "class bulk" in explain.stdout and "created" in explain.stdout
-    unknown = run_cli("explain", "root.nowhere", "--dsn", dsn())
+    unknown = run_cli("explain", "root.nowhere", "--dsn", dsn(user=GOVERNOR_ROLE))
     assert unknown.returncode == 2 and "unknown channel" in unknown.stderr

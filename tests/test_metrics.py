@@ -390,6 +390,7 @@ def test_http_readyz_names_unready_databases(server, health, clock):
 
     health.set_ready(DB2, True)
     assert request(server, "/readyz")[::2] == (200, b"ok\n")
+    assert health.ready()
 
     health.set_ready(DB, False)
     status, _headers, body = request(server, "/readyz")
@@ -402,6 +403,7 @@ def test_http_readyz_names_unready_databases(server, health, clock):
         503,
         {"ready": False, "not_ready": [], "stale": True},
     )
+    assert not health.ready()
     with pytest.raises(ValueError, match="not configured"):
         health.set_ready("elsewhere", True)
 
@@ -457,11 +459,19 @@ def root_logging():
     """Put the root logger back as it was (configure_logging changes it)."""
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
+    # Under `make test` Odoo's record factory adds dbname/pid/perf_info to
+    # every record; the governor runs without it.
+    factory = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(logging.LogRecord)
+    # ...and its handler on the root logger writes text to the same stderr.
+    root.handlers = []
     yield
+    logging.setLogRecordFactory(factory)
     for handler in root.handlers[:]:
         if handler not in handlers:
             root.removeHandler(handler)
             handler.close()
+    root.handlers = handlers
     root.setLevel(level)
     logging.captureWarnings(False)
 

@@ -10,6 +10,8 @@ import logging
 import time
 from contextlib import closing
 
+import psycopg2
+
 from .lib import leases
 
 _logger = logging.getLogger(__name__)
@@ -20,12 +22,21 @@ def _refresh_leases(runner, db) -> None:
     manager = runner._channel_manager_by_db.get(db.db_name)
     if manager is None or db.conn is None:
         return
-    with closing(db.conn.cursor()) as cr:
-        cr.execute(leases.HAS_CONTRACT_SQL)
-        rows = []
-        if cr.fetchone()[0]:
-            cr.execute(leases.ACTIVE_LEASES_SQL)
-            rows = cr.fetchall()
+    rows = []
+    try:
+        with closing(db.conn.cursor()) as cr:
+            cr.execute(leases.HAS_CONTRACT_SQL)
+            if cr.fetchone()[0]:
+                cr.execute(leases.ACTIVE_LEASES_SQL)
+                rows = cr.fetchall()
+    except psycopg2.ProgrammingError as exc:
+        # Code newer than the database (peak_queue not upgraded yet): run
+        # jobs without leases rather than stop the jobrunner.
+        _logger.error(
+            "cannot read channel leases of db %s (run -u peak_queue): %s",
+            db.db_name,
+            exc,
+        )
     remaining = {name: seconds for name, seconds, _trickle in rows}
     trickling = frozenset(name for name, _seconds, trickle in rows if trickle)
     unknown = leases.apply_leases(

@@ -27,11 +27,11 @@ from .config import (
     ConfigError,
     apply_policy_settings,
     env_settings,
-    masked_dsn,
     odoo_settings,
     policy_fields,
 )
 from .daemon import DatabaseGovernor, SuperuserRefused, conninfo, run
+from .policy import PolicyConfig
 
 _logger = logging.getLogger("peak_governor")
 
@@ -144,17 +144,21 @@ def load_config(args, environ=os.environ) -> Config:
         ]
         or ([dsn_db] if dsn_db else [])
     )
-    config = Config(databases=tuple(databases), **values)
-    # Policy: Odoo parameters of the first database, then env, then flags.
-    policy_values = {}
-    if config.databases and not getattr(args, "skip_odoo_settings", False):
-        policy_values.update(_odoo_policy_settings(config))
-    policy_values.update(env_settings(environ))
+    overrides = env_settings(environ)
     for name in policy_fields():
         raw = getattr(args, f"policy__{name}", None)
         if raw is not None:
-            policy_values[name] = (f"flag --{name.replace('_', '-')}", raw)
-    policy = apply_policy_settings(config.policy, policy_values)
+            overrides[name] = (f"flag --{name.replace('_', '-')}", raw)
+    # Validate flags and env before touching any database.
+    config = Config(databases=tuple(databases), **values)
+    config = dataclasses.replace(
+        config, policy=apply_policy_settings(config.policy, overrides)
+    ).validate()
+    if not config.databases or getattr(args, "skip_odoo_settings", False):
+        return config
+    # Policy: Odoo parameters of the first database, below env and flags.
+    policy = apply_policy_settings(PolicyConfig(), _odoo_policy_settings(config))
+    policy = apply_policy_settings(policy, overrides)
     return dataclasses.replace(config, policy=policy).validate()
 
 
@@ -218,13 +222,28 @@ def _print_once(governor: DatabaseGovernor) -> None:
     print(json.dumps(out, indent=2, default=str))
 
 
+def preflight(config: Config) -> None:
+    """Refuse a superuser, a missing contract or missing grants before the
+    first log line: exit 2 with one line. An unreachable database is not a
+    configuration error; the loop retries it."""
+    for database in config.databases:
+        governor = DatabaseGovernor(config, database)
+        try:
+            governor.connect()
+        except psycopg.OperationalError:
+            continue
+        governor.conn.close()
+
+
 def cmd_run(config: Config) -> int:
-    from .logs import configure_logging
+    from .logs import configure_logging, mask
     from .metrics import GovernorMetrics, Health, serve
+
+    preflight(config)
 
     configure_logging(config.log_level, json_format=config.log_format == "json")
     effective = {k: v for k, v in dataclasses.asdict(config).items() if k != "policy"}
-    effective["dsn"] = masked_dsn(config.dsn)
+    effective["dsn"] = mask(config.dsn)
     _logger.info(
         "starting peak-governor %s",
         __version__,

@@ -156,9 +156,3 @@ def odoo_settings(rows) -> dict[str, tuple[str, str]]:
         name = key[len(ODOO_PREFIX) :]
         out[name] = (f"Odoo parameter {key}:", value)
     return out
-
-
-def masked_dsn(dsn: str) -> str:
-    """The DSN with any password replaced, for logs."""
-    dsn = re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", dsn)
-    return re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", dsn)

@@ -132,6 +132,16 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
+
+
 def configure_logging(
     level: str, json_format: bool = True, *, stream: TextIO | None = None
 ) -> logging.Handler:
@@ -143,8 +153,10 @@ def configure_logging(
     installed by others (pytest's, for instance) are left alone.
     """
     name = str(level).strip().upper()
-    numeric = logging.getLevelName(name)
-    if not isinstance(numeric, int):
+    # Not logging.getLevelName: a host may rename levels (Odoo registers its
+    # level 25 as "INFO"), which would silently drop real INFO records.
+    numeric = LEVELS.get(name)
+    if numeric is None:
         raise ValueError(f"unknown log level {level!r}")
     root = logging.getLogger()
     for handler in list(root.handlers):

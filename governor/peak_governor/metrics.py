@@ -70,19 +70,17 @@ DEFAULT_PORT = 9187  # the port of the container images and manifests
 #: gives one back; any other kind counts as ``other``.
 ACTIONS = ("lease", "renew", "release", "other")
 
-#: Values of the ``reason`` label of ``peak_governor_decisions_total``.  A
-#: reason outside this set is counted as ``other``: add it here when the
-#: policy grows a new one.
+#: Values of the ``reason`` label of ``peak_governor_decisions_total``: the
+#: reasons :mod:`peak_governor.policy` gives.  Any other reason counts as
+#: ``other``: add it here when the policy grows a new one.
 REASONS = (
-    "blame",  # lease: the channel's jobs block fulfillment backends
+    "blame",  # lease: the channel's jobs block waiting backends
     "fallback",  # lease: contention without a clear culprit
-    "starvation_guard",  # lease: trickle instead of a full pause
     "renew",  # lease: extend a lease already held
+    "starvation_guard",  # lease: switch to (or start as) a trickle
     "calm",  # release: contention is over
     "peak_off",  # release: Peak mode switched off
-    "window_closed",  # release: the fulfillment window ended
-    "leadership_lost",  # release: another governor leads now
-    "shutdown",  # release: the daemon stops
+    "unleasable",  # release: the channel cannot be leased any more
     "other",
 )
 
@@ -513,14 +511,4 @@ def serve(
     """
     server = MetricsServer((host or DEFAULT_HOST, port), metrics, health)
     server.start()
-    _logger.info(
-        "serving /metrics, /healthz, /readyz on %s:%s",
-        server.server_name,
-        server.server_port,
-        extra={
-            "event": "http_listening",
-            "host": server.server_name,
-            "port": server.server_port,
-        },
-    )
     return server

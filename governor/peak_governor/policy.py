@@ -40,13 +40,13 @@ Level
     failed for ``min_dwell_seconds`` in a row, so an oscillating stream does
     not flap.
 Acting
-    Protected thresholds and acting at any level only when ``protected`` and
-    ``peak_mode`` (a protected interval cannot exist without Peak mode: the
-    pair guards against a stale input).  Otherwise normal thresholds and
-    observe only (``acting=False``, no actions) unless the level is severe,
-    as ``docs/db-contract.md`` says.  One exception: leases still held once
-    acting stops are wound down like a resume (stepwise), not left to expire
-    all at once.
+    As ``docs/db-contract.md`` says: the protected thresholds inside a
+    fulfillment window (``protected``, only counted with ``peak_mode``: a
+    window cannot exist without Peak mode), the normal ones elsewhere; acting
+    while Peak mode is on; outside Peak mode observe only (``acting=False``,
+    no actions) unless the level is severe.  One exception: leases still held
+    when acting stops are wound down like a resume (stepwise, reason
+    ``peak_off``), not left to expire all at once.
 Blame
     Each relevant waiter's ``blocker_pids`` are followed through blockers that
     wait themselves (up to :data:`MAX_CHAIN_DEPTH`) to the root blockers.  A
@@ -67,8 +67,9 @@ Leasable
     Exists in the table, not ``root``, nothing critical or pinned at or below
     it (descendants: names starting with ``name + "."``), as the database
     enforces; for blame and fallback also nothing at or below it as important
-    as the waiter.  A held channel that stops being leasable (a human pinned
-    it) is released at once.
+    as the waiter.  Like the database, a pin protects the channel and its
+    parents, not its children.  A held channel that stops being leasable (a
+    human pinned it) is released at once.
 Renewal
     While the level is above calm every held channel is leased again each
     cycle (the database renews the holder's lease).
@@ -84,8 +85,10 @@ Resume
     from the injected Random), the others renewed meanwhile.  Contention
     coming back cancels the resume.
 Evidence
-    Every action carries ``reason`` (``blame``, ``fallback``, ``renew``,
-    ``starvation_guard``, ``calm``, ``wind_down``, ``unleasable``) and a
+    Every action carries ``reason``: ``blame`` or ``fallback`` for a new
+    lease, ``renew`` for a held one (evidence keeps ``first_reason`` and this
+    cycle's blame), ``starvation_guard`` when a lease switches to (or starts as a)
+    trickle, ``calm``, ``peak_off`` or ``unleasable`` for a release; and a
     JSON-serialisable ``evidence`` dict: level, thresholds, at most
     :data:`MAX_LISTED` waiters and root blockers, plus what the reason needs.
 """
@@ -134,14 +137,17 @@ class Thresholds:
     ``severe_exit_count`` or ``severe_exit_age``).
     """
 
+    # Defaults: a request stuck half a second on a row lock is felt (Odoo's
+    # own row locks are held for milliseconds); five at once, or one for 5 s
+    # (users retry, proxies start timing out), is an incident.  Exits at half.
     elevated_enter_count: int = 1
-    elevated_enter_age: float = 1.0
+    elevated_enter_age: float = 0.5
     elevated_exit_count: int = 1
-    elevated_exit_age: float = 0.5
+    elevated_exit_age: float = 0.25
     severe_enter_count: int = 5
-    severe_enter_age: float = 10.0
+    severe_enter_age: float = 5.0
     severe_exit_count: int = 3
-    severe_exit_age: float = 5.0
+    severe_exit_age: float = 2.5
 
     def validate(self, name: str = "thresholds") -> None:
         for f in fields(self):
@@ -173,17 +179,17 @@ class Thresholds:
                     )
 
 
-#: Inside a fulfillment window: a picker's scanner waiting half a second on a
-#: lock is already felt; three stuck requests are an incident.
+#: Inside a fulfillment window: pickers scan every few seconds, so a quarter
+#: of a second already adds up; three stuck requests are an incident.
 PROTECTED_THRESHOLDS = Thresholds(
     elevated_enter_count=1,
-    elevated_enter_age=0.5,
+    elevated_enter_age=0.25,
     elevated_exit_count=1,
-    elevated_exit_age=0.25,
+    elevated_exit_age=0.1,
     severe_enter_count=3,
-    severe_enter_age=5.0,
+    severe_enter_age=2.5,
     severe_exit_count=2,
-    severe_exit_age=2.5,
+    severe_exit_age=1.0,
 )
 
 
@@ -441,26 +447,25 @@ class Policy:
         if previous != self._level:
             head += f" (was {previous})"
 
-        if protected or self._level == SEVERE:
+        if peak_mode or self._level == SEVERE:
             if self._level == CALM:
                 actions, what = self._resume(cycle, "calm")
             else:
                 actions, what = self._act(cycle, blame)
         elif held:
             actions, what = self._resume(
-                cycle, "calm" if self._level == CALM else "wind_down"
+                cycle, "calm" if self._level == CALM else "peak_off"
             )
-            what = f"winding down outside protection: {what}"
+            what = f"winding down, Peak mode off: {what}"
         else:
             self._reset_fallback()
-            why = "Peak mode off" if not peak_mode else "no fulfillment window"
             return Decision(
                 level=self._level,
                 previous_level=previous,
                 protected=False,
                 acting=False,
                 actions=(),
-                explanation=f"{head}: {summary}; observing only ({why}).",
+                explanation=f"{head}: {summary}; observing only (Peak mode off).",
             )
         return Decision(
             level=self._level,
@@ -589,42 +594,43 @@ class Policy:
         self._releasing.clear()
         actions = self._drop_unleasable(cycle)
         fallback, cls = self._fallback(cycle, blame.fallback_rank)
-        wanted: dict[str, tuple[str, dict]] = {}
-        for channel in cycle.held:
-            if cycle.table.leasable(channel):
-                first = self._first_reason.get(channel, "unknown")
-                wanted[channel] = ("renew", {"first_reason": first})
+        # Evidence per channel: why it is (still) wanted this cycle.
+        wanted: dict[str, dict] = {
+            c: {"first_reason": self._first_reason.get(c, "unknown")}
+            for c in cycle.held
+            if cycle.table.leasable(c)
+        }
         for channel in fallback:
-            if channel not in wanted:
-                wanted[channel] = (
-                    "fallback",
-                    {
-                        "fallback_class": cls,
-                        "fallback_cycles": self._fallback_cycles,
-                    },
-                )
+            wanted.setdefault(channel, {}).update(
+                fallback_class=cls, fallback_cycles=self._fallback_cycles
+            )
         for channel, pids in blame.channels.items():
-            wanted[channel] = ("blame", pids)
-        order = {"blame": 0, "fallback": 1, "renew": 2}
+            wanted.setdefault(channel, {})["blame"] = pids
         new = []
-        for channel, (reason, extra) in sorted(
-            wanted.items(), key=lambda item: (order[item[1][0]], item[0])
-        ):
-            if channel not in cycle.held:
+        for channel in sorted(wanted, key=lambda c: (c in cycle.held, c)):
+            extra = wanted[channel]
+            # A held channel is renewed, whatever wants it now: a renewal is
+            # routine, a new lease is news.
+            if channel in cycle.held:
+                reason = "renew"
+            else:
+                reason = "blame" if "blame" in extra else "fallback"
                 new.append(channel)
                 self._first_reason[channel] = reason
             actions.append(self._lease(cycle, channel, reason, extra))
-        if new:
-            what = f"leasing {', '.join(new)}"
-        elif blame.roots:
-            what = "no new lower-priority channel to pause"
-        else:
-            what = "no blocker found"
         renewed = sum(
             1 for a in actions if a.kind == "lease" and a.channel in cycle.held
         )
-        if renewed:
-            what += f", renewing {renewed}"
+        if new:
+            what = f"leasing {', '.join(new)}"
+            if renewed:
+                what += f", renewing {renewed}"
+        elif renewed:
+            what = f"nothing new to lease, renewing {renewed} until calm"
+        elif blame.roots:
+            what = "no lower-priority job to pause"
+        else:
+            what = "nothing to pause"
         if cls:
             what += f" (fallback class {cls}: blockers untagged or unresolved)"
         return actions, what
@@ -682,8 +688,8 @@ class Policy:
         info = cycle.table.info.get(channel)
         evidence["channel_class"] = info.priority_class if info else None
         trickle = self._trickle(channel, cycle.now)
-        if trickle:
-            evidence["cause"] = reason
+        lease = cycle.held.get(channel)
+        if trickle and not (lease and lease.trickle):  # the switch, not renewals
             evidence["paused_seconds_in_window"] = _num(
                 self._paused_seconds(channel, cycle.now)
             )

@@ -132,7 +132,9 @@ class PeakMode(models.AbstractModel):
             since,
             until,
         )
-        peak = windows.peak_mode_intervals(mode, forced_off_until, periods, since, until)
+        peak = windows.peak_mode_intervals(
+            mode, forced_off_until, periods, since, until
+        )
         document = {
             "version": 1,
             "valid_from": _iso(since),

@@ -72,8 +72,10 @@ BEGIN
         RAISE EXCEPTION 'peak lease: ttl must be between 1 and % seconds, got %',
             peak_queue_max_ttl(), p_ttl_seconds USING ERRCODE = '22023';
     END IF;
-    SELECT * INTO v_channel FROM queue_job_channel WHERE complete_name = p_channel
-       FOR KEY SHARE;
+    -- No row lock on the channel: that would need UPDATE on queue_job_channel,
+    -- which the governor's role must not have (the lease's foreign key is
+    -- enough against a concurrent delete).
+    SELECT * INTO v_channel FROM queue_job_channel WHERE complete_name = p_channel;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'peak lease: unknown channel %', p_channel
             USING ERRCODE = '22023';

@@ -29,9 +29,8 @@ GOVERNOR_SEQUENCES = ["peak_queue_lease_id_seq", "peak_queue_lease_event_id_seq"
 
 def governor_role() -> str:
     """env PEAK_GOVERNOR_ROLE > [peak_queue] governor_role > peak_governor."""
-    return (
-        os.environ.get("PEAK_GOVERNOR_ROLE")
-        or config.get_misc("peak_queue", "governor_role", DEFAULT_GOVERNOR_ROLE)
+    return os.environ.get("PEAK_GOVERNOR_ROLE") or config.get_misc(
+        "peak_queue", "governor_role", DEFAULT_GOVERNOR_ROLE
     )
 
 
@@ -60,7 +59,7 @@ class PeakQueueLease(models.Model):
         required=True, readonly=True, help="Governor instance id or user login."
     )
     reason = fields.Char(required=True, readonly=True)
-    evidence = fields.Json(readonly=True)
+    evidence = fields.Json("Evidence (JSON)", readonly=True)
     evidence_text = fields.Text(compute="_compute_evidence_text", string="Evidence")
     expires_at = fields.Datetime(required=True, readonly=True, index=True)
     released_at = fields.Datetime(readonly=True)
@@ -81,20 +80,18 @@ class PeakQueueLease(models.Model):
         # later in this same install): check them when called, not now.
         self.env.cr.execute("SET LOCAL check_function_bodies = off")
         self.env.cr.execute(CONTRACT_SQL.read_text())
-        self._grant_governor_role()
 
     def _grant_governor_role(self):
         """Give the governor's role (when it exists) exactly the grants of the
-        contract. Membership in pg_monitor needs a superuser: the deployment
-        creates the role with it (docker/postgres/initdb, CloudNativePG)."""
+        contract. Called by ``peak.queue.lease.event.init()``: the last of the
+        contract's tables to exist on a first install. Membership in
+        pg_monitor needs a superuser: the deployment creates the role with it
+        (docker/postgres/initdb, CloudNativePG)."""
         role = governor_role()
         self.env.cr.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
         if not self.env.cr.fetchone():
             _logger.info("no PostgreSQL role %s: governor grants skipped", role)
             return
-        # Tables of other models may not exist yet on a first install; the
-        # event table is created with this model's registry init.
-        self.env["peak.queue.lease.event"]._auto_init()
         for privileges, tables in GOVERNOR_GRANTS:
             self.env.cr.execute(
                 sql.SQL("GRANT {} ON {} TO {}").format(

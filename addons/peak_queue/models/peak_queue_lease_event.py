@@ -34,7 +34,7 @@ class PeakQueueLeaseEvent(models.Model):
     )
     holder = fields.Char(readonly=True)
     reason = fields.Char(readonly=True)
-    evidence = fields.Json(readonly=True)
+    evidence = fields.Json("Evidence (JSON)", readonly=True)
     evidence_text = fields.Text(compute="_compute_evidence_text", string="Evidence")
     expires_at = fields.Datetime(readonly=True)
 
@@ -43,6 +43,9 @@ class PeakQueueLeaseEvent(models.Model):
             event.evidence_text = json.dumps(
                 event.evidence or {}, indent=2, sort_keys=True
             )
+
+    def init(self):
+        self.env["peak.queue.lease"]._grant_governor_role()
 
     def write(self, vals):
         raise AccessError(_("Governor activity cannot be edited."))

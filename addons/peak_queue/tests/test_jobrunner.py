@@ -149,7 +149,7 @@ def _all_done(names):
 
 
 def test_leased_channel_starts_nothing_until_the_lease_expires(odoo_server):
-    _lease("root.bulk", ttl=6)
+    lease_id, _expires_at, _renewed = _lease("root.bulk", ttl=6)
     lease_end = time.monotonic() + 6
     names = _enqueue("root.bulk", 3)
     time.sleep(3)
@@ -162,9 +162,9 @@ def test_leased_channel_starts_nothing_until_the_lease_expires(odoo_server):
         "jobs did not run after the lease expired",
     )
     rows = _sql(
-        "SELECT min(date_started) >= (SELECT max(expires_at) FROM peak_queue_lease)"
-        " - interval '1 second' FROM queue_job WHERE uuid IN %s",
-        (tuple(names),),
+        "SELECT min(date_started) >= (SELECT expires_at FROM peak_queue_lease "
+        "WHERE id = %s) - interval '1 second' FROM queue_job WHERE uuid IN %s",
+        (lease_id, tuple(names)),
     )
     assert rows[0][0], "a job started before the lease expired"
 
