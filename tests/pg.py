@@ -34,8 +34,9 @@ def connect(
     application_name: str = "peak-test",
     user: str | None = None,
     autocommit: bool = True,
+    database: str | None = None,
 ) -> psycopg.Connection:
-    conn = psycopg.connect(dsn(user), autocommit=autocommit)
+    conn = psycopg.connect(dsn(user, database), autocommit=autocommit)
     conn.execute(
         "SELECT set_config('application_name', %s, false)", (application_name,)
     )
@@ -63,38 +64,43 @@ def job_tag(priority_class: str, channel: str) -> str:
 INTERACTIVE = "pk1|http|sale.order.action_confirm"
 
 
-def sql(query: str, params=()):
-    with connect() as conn, conn.cursor() as cur:
+def sql(query: str, params=(), database: str | None = None):
+    with connect(database=database) as conn, conn.cursor() as cur:
         cur.execute(query, params)
         return cur.fetchall() if cur.description else None
 
 
 @contextmanager
-def hot_rows(count: int = 3):
+def hot_rows(count: int = 3, database: str | None = None):
     """A scratch table of hot rows (stock quants, say)."""
     table = f"peak_hot_{uuid.uuid4().hex[:8]}"
-    sql(f"CREATE TABLE {table} (id int PRIMARY KEY, qty int NOT NULL)")
-    sql(f"INSERT INTO {table} SELECT g, 100 FROM generate_series(1, %s) g", (count,))
+    sql(f"CREATE TABLE {table} (id int PRIMARY KEY, qty int NOT NULL)", (), database)
+    sql(
+        f"INSERT INTO {table} SELECT g, 100 FROM generate_series(1, %s) g",
+        (count,),
+        database,
+    )
     try:
         yield table
     finally:
-        sql(f"DROP TABLE IF EXISTS {table}")
+        sql(f"DROP TABLE IF EXISTS {table}", (), database)
 
 
 class LockScene:
     """A blocker holding row locks in an open transaction, and waiters queued
     behind it in threads. Everything is rolled back and closed at exit."""
 
-    def __init__(self, table: str, blocker_tag: str):
+    def __init__(self, table: str, blocker_tag: str, database: str | None = None):
         self.table = table
-        self.blocker = connect(blocker_tag, autocommit=False)
+        self.database = database
+        self.blocker = connect(blocker_tag, autocommit=False, database=database)
         self.blocker.execute(f"UPDATE {table} SET qty = qty - 1 WHERE id = 1")
         self.blocker_pid = self.blocker.info.backend_pid
         self.waiters: list[psycopg.Connection] = []
         self.threads: list[threading.Thread] = []
 
     def add_waiter(self, tag: str) -> int:
-        conn = connect(tag, autocommit=False)
+        conn = connect(tag, autocommit=False, database=self.database)
         self.waiters.append(conn)
 
         def wait():
@@ -114,6 +120,7 @@ class LockScene:
                 "SELECT 1 FROM pg_stat_activity WHERE pid = %s AND "
                 "wait_event_type = 'Lock'",
                 (pid,),
+                self.database,
             )
             if rows:
                 return pid

@@ -3,6 +3,8 @@ actuator and the lease contract of a database with peak_queue installed."""
 
 import dataclasses
 import json
+import subprocess
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -22,7 +24,7 @@ from pg import (
 )
 
 from peak_governor.config import Config
-from peak_governor.daemon import DatabaseGovernor, SuperuserRefused
+from peak_governor.daemon import DatabaseGovernor, SuperuserRefused, run
 from peak_governor.policy import PolicyConfig
 
 pytestmark = needs_db
@@ -240,3 +242,93 @@ def test_missing_grant_is_one_clear_error():
             DatabaseGovernor(make_config(), DB).cycle()
     finally:
         sql(f"GRANT INSERT ON peak_queue_lease TO {GOVERNOR_ROLE}")
+
+
+@pytest.fixture
+def second_db():
+    """Another Odoo database on the same server: the schema and channels of
+    the test database (with the contract's functions and grants), copied."""
+    name = f"{DB}_b"[:63]
+    sql(f'DROP DATABASE IF EXISTS "{name}"')
+    sql(f'CREATE DATABASE "{name}"')
+    dump = subprocess.run(
+        ["pg_dump", "--schema-only", "--no-owner", dsn()],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    subprocess.run(
+        ["psql", "-q", "-v", "ON_ERROR_STOP=0", dsn(database=name)],
+        input=dump,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # The channels, without their audit columns (no users in this copy).
+    columns = "id, name, complete_name, parent_id, removal_interval, priority_class"
+    for row in sql(f"SELECT {columns} FROM queue_job_channel ORDER BY id"):
+        sql(
+            f"INSERT INTO queue_job_channel ({columns}) "
+            "VALUES (%s, %s, %s, %s, %s, %s)",
+            row,
+            name,
+        )
+    try:
+        yield name
+    finally:
+        sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+            (name,),
+        )
+        sql(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def test_one_process_governs_several_databases_independently(table, second_db):
+    set_peak(protected=True)
+    doc = sql(
+        "SELECT value FROM ir_config_parameter "
+        "WHERE key = 'peak_base.protected_intervals'"
+    )[0][0]
+    sql(
+        "INSERT INTO ir_config_parameter (key, value) VALUES "
+        "('peak_base.protected_intervals', %s)",
+        (doc,),
+        second_db,
+    )
+    config = make_config(databases=(DB, second_db))
+    stop = threading.Event()
+    loop = threading.Thread(target=run, args=(config, stop), daemon=True)
+    loop.start()
+
+    def leased_in(database):
+        return {
+            row[0]
+            for row in sql(
+                "SELECT channel FROM peak_queue_active_leases()", (), database
+            )
+        }
+
+    try:
+        with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+            scene.add_waiter(INTERACTIVE)
+            deadline = time.monotonic() + 3
+            while "root.bulk" not in leased_in(DB):
+                assert time.monotonic() < deadline, "first database never leased"
+                time.sleep(0.1)
+            assert leased_in(second_db) == set(), "the calm database is left alone"
+        with hot_rows(database=second_db) as other_table:
+            with LockScene(
+                other_table,
+                job_tag("background", "root.background"),
+                database=second_db,
+            ) as scene:
+                scene.add_waiter(INTERACTIVE)
+                deadline = time.monotonic() + 3
+                while "root.background" not in leased_in(second_db):
+                    assert time.monotonic() < deadline, "second database never leased"
+                    time.sleep(0.1)
+    finally:
+        stop.set()
+        loop.join(10)
+    assert not loop.is_alive()
+    assert leased_in(DB) == set() and leased_in(second_db) == set(), "stop releases"

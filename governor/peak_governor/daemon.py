@@ -6,6 +6,7 @@ database that cannot be reached is marked not ready and retried every cycle
 with a bounded connect timeout; nothing is decided from a failed sample.
 """
 
+import dataclasses
 import logging
 import random
 import threading
@@ -159,7 +160,9 @@ class DatabaseGovernor:
         self.last_sample, self.last_decision = sample, decision
         if self.metrics:
             leased = len(self._held(conn))
-            self.metrics.observe_decision(self.database, decision, leased)
+            # Count what was carried out, not what a standby only decided.
+            applied = dataclasses.replace(decision, actions=done)
+            self.metrics.observe_decision(self.database, applied, leased)
             self.metrics.set_leader(self.database, self.is_leader)
         if self.health:
             self.health.set_ready(self.database, True)

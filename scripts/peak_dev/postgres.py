@@ -85,3 +85,27 @@ def drop_database(settings: Settings, name: str) -> None:
         )
         cr.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
     conn.close()
+
+
+def ensure_governor_role(settings: Settings, role: str) -> bool:
+    """Create the governor's login role (member of pg_monitor) when missing.
+
+    Needs the superuser once; peak_queue then grants the rest itself at
+    install and upgrade. Returns False (and logs why) when it cannot.
+    """
+    try:
+        admin = _connect(settings, settings.pg_superuser)
+    except PostgresError as exc:
+        _logger.warning("no governor role %s: %s", role, exc)
+        return False
+    with admin, admin.cursor() as cr:
+        cr.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if not cr.fetchone():
+            cr.execute(
+                sql.SQL("CREATE ROLE {} LOGIN IN ROLE pg_monitor").format(
+                    sql.Identifier(role)
+                )
+            )
+            _logger.info("created PostgreSQL role %s (pg_monitor)", role)
+    admin.close()
+    return True

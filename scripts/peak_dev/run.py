@@ -19,7 +19,7 @@ from .odoo import (
     suite_addons,
     write_config,
 )
-from .processes import port_is_free, wait_for_http
+from .processes import Child, port_is_free, wait_for_http
 from .seaweed import SeaweedS3
 from .settings import SettingsError, load
 
@@ -42,6 +42,23 @@ def _stop_all(children) -> None:
         child.stop(grace_s=max(0.5, deadline - time.monotonic() - 1.0))
 
 
+def governor_child(settings, log_path) -> Child:
+    """peak-governor on the stack's database, as its least-privilege role."""
+    dsn = f"dbname={settings.db_name} user={settings.governor_role}"
+    if settings.db_host:
+        dsn += f" host={settings.db_host} port={settings.db_port}"
+    argv = [
+        str(settings.venv / "bin" / "peak-governor"),
+        "--dsn",
+        dsn,
+        "--http-port",
+        str(settings.governor_http_port),
+        "--log-format",
+        "text",
+    ]
+    return Child("peak-governor", argv, log_path)
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     try:
@@ -51,11 +68,11 @@ def main() -> int:
         return 2
     for key, value in settings.masked().items():
         _logger.info("config %s = %s", key, value)
-    for port in (settings.http_port, settings.gevent_port):
+    for port in (settings.http_port, settings.gevent_port, settings.governor_http_port):
         if not port_is_free(port):
             print(
                 f"make run: port {port} is already in use (set PEAK_HTTP_PORT / "
-                "PEAK_GEVENT_PORT)",
+                "PEAK_GEVENT_PORT / PEAK_GOVERNOR_HTTP_PORT)",
                 file=sys.stderr,
             )
             return 2
@@ -66,7 +83,9 @@ def main() -> int:
     logs = settings.state_dir / "logs"
     try:
         postgres.ensure_role(settings)
-        env = dict(os.environ)
+        # Before installing: peak_queue grants the governor's role at install.
+        with_governor = postgres.ensure_governor_role(settings, settings.governor_role)
+        env = dict(os.environ, PEAK_GOVERNOR_ROLE=settings.governor_role)
         if not settings.s3_endpoint_url:
             if not port_is_free(settings.s3_port):
                 print(
@@ -121,13 +140,20 @@ def main() -> int:
         children.append(odoo.start())
         base = f"http://127.0.0.1:{settings.http_port}"
         wait_for_http(f"{base}/web/health", 120, odoo.proc)
+        governor_line = "not started (no role: see the log above)"
+        if with_governor:
+            governor = governor_child(settings, logs / "governor.log")
+            children.append(governor.start())
+            metrics = f"http://127.0.0.1:{settings.governor_http_port}"
+            wait_for_http(f"{metrics}/healthz", 30, governor.proc)
+            governor_line = f"{metrics}/metrics  (role {settings.governor_role})"
         print(
             "\nOdoo Peak is up:\n"
             f"  Odoo          {base}/web  (login admin, PEAK_ADMIN_PASSWORD)\n"
             f"  Health        {base}/web/health\n"
             f"  S3 (embedded) {env.get('PEAK_S3_ENDPOINT_URL', '-')}\n"
             f"  Logs          {logs}\n"
-            "  Governor      not part of the stack yet\n"
+            f"  Governor      {governor_line}\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )

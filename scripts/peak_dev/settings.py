@@ -62,6 +62,8 @@ class Settings:
     s3_access_key: str
     s3_secret_key: str
     s3_port: int
+    governor_role: str
+    governor_http_port: int
 
     def masked(self) -> dict:
         """The effective settings as printable text, secrets masked."""
@@ -111,6 +113,8 @@ def load() -> Settings:
         s3_access_key=os.environ.get("PEAK_S3_ACCESS_KEY", ""),
         s3_secret_key=os.environ.get("PEAK_S3_SECRET_KEY", ""),
         s3_port=_port("PEAK_S3_PORT", 8333),
+        governor_role=os.environ.get("PEAK_GOVERNOR_ROLE", "peak_governor"),
+        governor_http_port=_port("PEAK_GOVERNOR_HTTP_PORT", 9187),
     )
     if settings.db_user == "postgres":
         raise SettingsError(

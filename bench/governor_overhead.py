@@ -1,0 +1,798 @@
+#!/usr/bin/env python3
+"""Governor overhead: pgbench TPS with the governor's sensor at 1 Hz, vs. without.
+
+The claim (peak_governor): sampling a database at 1 Hz costs it nothing
+measurable (pgbench TPS governed / baseline >= 0.99), and one sample stays
+cheap at 300 connections.
+
+What runs is the governor's sensor itself: ``peak_governor.sensor.Sensor``
+``.sample(conn)`` on a psycopg connection opened with the daemon's own
+``conninfo()`` (``application_name=peak-governor``, its statement and lock
+timeouts), paced like ``daemon.run()``: one sample, then wait for the rest of
+the 1 s interval. That one query (``SAMPLE_SQL``) is what every cycle reads
+from PostgreSQL's shared state; the rest of a cycle is tiny reads and one
+heartbeat on peak_queue's contract tables. The real ``peak-governor``
+process cannot run here: it refuses a database without peak_queue's contract
+(``peak_queue_contract_version()``), and pgbench's database has no Odoo.
+
+Two parts, one run, one throw-away database ``peak_bench_gov_<hex>`` (owner:
+the ``PEAK_DB_USER`` role, initialised with ``pgbench -i``, dropped at the
+end whatever happens):
+
+1. throughput: pgbench rounds (default TPC-B-like script, ``-M prepared``),
+   alternating baseline (pgbench alone) and governed (pgbench + the sampler
+   thread), after one warm-up run that is not counted;
+2. sample cost: the server filled with idle connections up to ``--connections``
+   (or as many as ``max_connections`` allows, minus ``--headroom`` slots left
+   for others: the server is never reconfigured), then ``--samples``
+   back-to-back samples with 0 waiters, then the same with ``--waiters``
+   backends queued on a row lock another backend holds (so the
+   ``pg_blocking_pids()`` branch runs), on the same connections.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/governor_overhead.py            # 5 x 30 s per mode
+    .venv/bin/python bench/governor_overhead.py --smoke    # 2 x 5 s, scale 1
+"""
+
+import argparse
+import json
+import logging
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from peak_governor.daemon import conninfo
+from peak_governor.sensor import Sensor
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from peak_dev import postgres  # noqa: E402
+from peak_dev import settings as peak_settings  # noqa: E402
+
+_logger = logging.getLogger("peak.bench")
+
+TARGET_RATIO = 0.99
+INTERVAL_S = 1.0  # the governor's default --interval
+DEFAULTS = {
+    "rounds": 5,
+    "seconds": 30,
+    "scale": 10,
+    "clients": 16,
+    "jobs": 2,
+    "warmup": 10,
+    "connections": 300,
+    "samples": 200,
+}
+SMOKE = {
+    "rounds": 2,
+    "seconds": 5,
+    "scale": 1,
+    "clients": 16,
+    "jobs": 2,
+    "warmup": 2,
+    "connections": 50,
+    "samples": 20,
+}
+WARMUP_SAMPLES = 10  # psycopg prepares a statement after its 5th execution
+HEADROOM = 10
+WAITERS = 5
+LOCK_WAIT_S = 10
+CONNECT_TIMEOUT_S = 5
+# Tags as peak_queue writes them (contract pk1): a bulk job holds the row, an
+# interactive request waits on it, so attribution parses real roles.
+BLOCKER_TAG = f"pk1|job|bulk|{uuid.uuid4().hex}|root.bulk"
+WAITER_TAG = "pk1|http|sale.order.action_confirm"
+LOCK_ROW_SQL = "UPDATE pgbench_branches SET bbalance = bbalance WHERE bid = 1"
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot run (or measured something it should not)."""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="pgbench TPS with the governor's sensor at 1 Hz vs. without, "
+        "and the cost of one sample at many connections."
+    )
+
+    def option(name, help_text):
+        parser.add_argument(
+            f"--{name}",
+            type=int,
+            help=f"{help_text} (default {DEFAULTS[name]}, smoke {SMOKE[name]})",
+        )
+
+    option("rounds", "pgbench rounds per mode")
+    option("seconds", "seconds per pgbench round")
+    option("scale", "pgbench -i scale factor")
+    option("clients", "pgbench -c")
+    option("jobs", "pgbench -j")
+    option("warmup", "seconds of the uncounted warm-up pgbench run (0: none)")
+    option("connections", "client backends on the server while sampling")
+    option("samples", "timed samples per case (0 and N waiters)")
+    parser.add_argument(
+        "--waiters",
+        type=int,
+        default=WAITERS,
+        help=f"backends queued on a row lock (default {WAITERS})",
+    )
+    parser.add_argument(
+        "--headroom",
+        type=int,
+        default=HEADROOM,
+        help=f"connection slots always left free for others (default {HEADROOM})",
+    )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="2 rounds of 5 s, scale 1, 50 connections, 20 samples; "
+        "*.smoke.* output files",
+    )
+    parser.add_argument("--pgbench", help="pgbench binary (default: the server's)")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "bench" / "results", help="result dir"
+    )
+    args = parser.parse_args(argv)
+    sizes = SMOKE if args.smoke else DEFAULTS
+    for name, default in sizes.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
+    for name in ("rounds", "seconds", "scale", "clients", "jobs", "samples"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be >= 1")
+    if args.warmup < 0 or args.headroom < 0 or args.waiters < 1:
+        parser.error("--warmup and --headroom must be >= 0, --waiters >= 1")
+    if args.connections < args.waiters + 3:
+        parser.error("--connections must leave room for the waiters and a blocker")
+    return args
+
+
+# -- small helpers ------------------------------------------------------------
+
+
+def _percentile(samples, pct):
+    if len(samples) == 1:
+        return samples[0]
+    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]
+
+
+def _stats(samples_ms):
+    return {
+        "p50_ms": round(_percentile(samples_ms, 50), 3),
+        "p95_ms": round(_percentile(samples_ms, 95), 3),
+        "max_ms": round(max(samples_ms), 3),
+        "samples": len(samples_ms),
+    }
+
+
+def _scalar(conn, query, params=None):
+    with conn.cursor() as cur:
+        cur.execute(query, params)
+        return cur.fetchone()[0]
+
+
+def base_dsn(settings):
+    """libpq conninfo of the PEAK_* role (no dbname)."""
+    parts = {"user": settings.db_user, "port": settings.db_port}
+    if settings.db_host:
+        parts["host"] = settings.db_host
+    if settings.db_password:
+        parts["password"] = settings.db_password
+    return psycopg.conninfo.make_conninfo(**parts)
+
+
+def connect(dsn, dbname, application_name, autocommit=True):
+    return psycopg.connect(
+        psycopg.conninfo.make_conninfo(
+            dsn,
+            dbname=dbname,
+            application_name=application_name,
+            connect_timeout=CONNECT_TIMEOUT_S,
+        ),
+        autocommit=autocommit,
+    )
+
+
+def find_pgbench(explicit, server_major):
+    if explicit:
+        if not (shutil.which(explicit) or Path(explicit).is_file()):
+            raise BenchError(f"--pgbench {explicit}: not found")
+        return shutil.which(explicit) or explicit
+    candidate = Path(f"/usr/lib/postgresql/{server_major}/bin/pgbench")
+    if candidate.is_file():
+        return str(candidate)
+    found = shutil.which("pgbench")
+    if not found:
+        raise BenchError(
+            "pgbench not found: install PostgreSQL's client programs "
+            f"(Debian: postgresql-client-{server_major}) or pass --pgbench PATH"
+        )
+    return found
+
+
+# -- pgbench --------------------------------------------------------------------
+
+
+class PgBench:
+    def __init__(self, binary, settings, db_name):
+        self.binary = binary
+        self.db_name = db_name
+        self.env = dict(os.environ)
+        self.conn_args = ["-p", str(settings.db_port), "-U", settings.db_user]
+        if settings.db_host:
+            self.conn_args += ["-h", settings.db_host]
+        if settings.db_password:
+            self.env["PGPASSWORD"] = settings.db_password
+
+    def _run(self, args, timeout):
+        argv = [self.binary, *args, *self.conn_args, self.db_name]
+        # subprocess.run kills pgbench if anything (SIGTERM, Ctrl-C) interrupts.
+        done = subprocess.run(
+            argv,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BenchError(
+                f"{' '.join(argv)}: exit {done.returncode}\n{done.stderr[-2000:]}"
+            )
+        return done.stdout + done.stderr
+
+    def version(self):
+        done = subprocess.run(
+            [self.binary, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise BenchError(f"{self.binary} --version: exit {done.returncode}")
+        return done.stdout.strip()
+
+    def init(self, scale):
+        started = time.perf_counter()
+        self._run(["-i", "-q", "-s", str(scale)], timeout=3600)
+        _logger.info("pgbench -i -s %s in %.1f s", scale, time.perf_counter() - started)
+
+    def run(self, clients, jobs, seconds):
+        out = self._run(
+            ["-c", str(clients), "-j", str(jobs), "-T", str(seconds), "-M", "prepared"],
+            timeout=seconds + 600,
+        )
+        tps = re.search(r"^tps = ([0-9.]+) \(without initial connection", out, re.M)
+        done = re.search(
+            r"^number of transactions actually processed: (\d+)", out, re.M
+        )
+        failed = re.search(r"^number of failed transactions: (\d+)", out, re.M)
+        latency = re.search(r"^latency average = ([0-9.]+) ms", out, re.M)
+        if not (tps and done):
+            raise BenchError(f"cannot read pgbench's output:\n{out[-2000:]}")
+        return {
+            "tps": round(float(tps.group(1)), 1),
+            "transactions": int(done.group(1)),
+            "failed": int(failed.group(1)) if failed else 0,
+            "latency_ms": float(latency.group(1)) if latency else None,
+        }
+
+
+# -- the governor's sampler -----------------------------------------------------
+
+
+class Sampler(threading.Thread):
+    """The daemon's sampling, alone: Sensor.sample() every ``interval``."""
+
+    def __init__(self, dsn, db_name, interval=INTERVAL_S):
+        super().__init__(name="peak-governor-sampler", daemon=True)
+        self.dsn = dsn
+        self.db_name = db_name
+        self.interval = interval
+        self.stop_event = threading.Event()
+        self.connected = threading.Event()
+        self.durations_ms = []
+        self.waiters = []
+        self.error = None
+
+    def run(self):
+        try:
+            with psycopg.connect(
+                conninfo(self.dsn, self.db_name), autocommit=True
+            ) as conn:
+                sensor = Sensor(self.db_name)
+                self.connected.set()
+                while True:
+                    started = time.monotonic()
+                    clock = time.perf_counter()
+                    sample = sensor.sample(conn)
+                    self.durations_ms.append((time.perf_counter() - clock) * 1000)
+                    self.waiters.append(len(sample.waiters))
+                    # As daemon.run(): the rest of the interval, then again.
+                    remaining = self.interval - (time.monotonic() - started)
+                    if self.stop_event.wait(max(0.0, remaining)):
+                        break
+        except BaseException as exc:  # reported by the main thread
+            self.error = exc
+        finally:
+            self.connected.set()
+
+    def start_and_wait(self):
+        self.start()
+        self.connected.wait(CONNECT_TIMEOUT_S + 5)
+        self._raise()
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(CONNECT_TIMEOUT_S + 5)
+        self._raise()
+
+    def _raise(self):
+        if self.error is not None:
+            raise BenchError(f"the sampler failed: {self.error}") from self.error
+
+
+def _other_clients(admin, db_name):
+    return _scalar(
+        admin,
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE backend_type = 'client backend' AND datname IS DISTINCT FROM %s",
+        (db_name,),
+    )
+
+
+def run_throughput(args, pgbench, admin, dsn, db_name):
+    """Warm-up, then baseline/governed/baseline/... ``args.rounds`` each."""
+    if args.warmup:
+        _logger.info("warm-up: pgbench %s s (not counted)", args.warmup)
+        pgbench.run(args.clients, args.jobs, args.warmup)
+    rounds = []
+    samplers = []
+    for index in range(args.rounds):
+        for mode in ("baseline", "governed"):
+            entry = {
+                "round": index + 1,
+                "mode": mode,
+                "loadavg_1m": round(os.getloadavg()[0], 2),
+                "other_client_backends": _other_clients(admin, db_name),
+            }
+            sampler = None
+            if mode == "governed":
+                sampler = Sampler(dsn, db_name)
+                sampler.start_and_wait()
+            try:
+                entry.update(pgbench.run(args.clients, args.jobs, args.seconds))
+            finally:
+                if sampler is not None:
+                    sampler.stop()
+            if sampler is not None:
+                # pgbench also connects and vacuums before its timed part.
+                if len(sampler.durations_ms) < args.seconds * 0.9 / INTERVAL_S:
+                    raise BenchError(
+                        f"round {index + 1}: only {len(sampler.durations_ms)} "
+                        f"samples in {args.seconds} s: the sampler fell behind"
+                    )
+                entry["samples"] = len(sampler.durations_ms)
+                entry["waiters_seen_max"] = max(sampler.waiters)
+                samplers.append(sampler)
+            if entry["tps"] <= 0:
+                raise BenchError(f"round {index + 1} {mode}: no transaction")
+            rounds.append(entry)
+            _logger.info(
+                "round %s/%s %-8s %8.1f TPS%s",
+                index + 1,
+                args.rounds,
+                mode,
+                entry["tps"],
+                f" ({entry['samples']} samples)" if sampler else "",
+            )
+    durations = [ms for s in samplers for ms in s.durations_ms]
+    waiters = [n for s in samplers for n in s.waiters]
+    under_load = {
+        **_stats(durations),
+        "waiters_mean": round(statistics.fmean(waiters), 2),
+        "waiters_max": max(waiters),
+        "samples_with_waiters": sum(1 for n in waiters if n),
+    }
+    return rounds, under_load
+
+
+# -- the cost of one sample at many connections ---------------------------------
+
+
+def _connection_plan(admin, requested, headroom):
+    max_conn = int(_scalar(admin, "SHOW max_connections"))
+    reserved = int(_scalar(admin, "SHOW superuser_reserved_connections"))
+    clients = _scalar(
+        admin,
+        "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
+    )
+    allowed = max_conn - reserved - headroom
+    target = min(requested, allowed)
+    plan = {
+        "requested": requested,
+        "max_connections": max_conn,
+        "superuser_reserved_connections": reserved,
+        "headroom": headroom,
+        "client_backends_before": clients,
+        "limited": target < requested,
+    }
+    return target, plan
+
+
+def _wait_for_waiters(admin, db_name, pids):
+    deadline = time.monotonic() + LOCK_WAIT_S
+    while time.monotonic() < deadline:
+        queued = _scalar(
+            admin,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+            "AND wait_event_type = 'Lock' AND pid = ANY(%s)",
+            (db_name, pids),
+        )
+        if queued == len(pids):
+            return
+        time.sleep(0.05)
+    raise BenchError(f"the waiters did not queue on the row lock in {LOCK_WAIT_S} s")
+
+
+def _time_samples(sensor, conn, count, check):
+    for _ in range(WARMUP_SAMPLES):
+        check(sensor.sample(conn))
+    total_ms, query_ms = [], []
+    for _ in range(count):
+        clock = time.perf_counter()
+        sample = sensor.sample(conn)
+        total_ms.append((time.perf_counter() - clock) * 1000)
+        query_ms.append(sample.duration_seconds * 1000)
+        check(sample)
+    return total_ms, query_ms
+
+
+def measure_sample_cost(args, admin, dsn, db_name):
+    """Fill the server with idle connections, then time samples with 0 and
+    ``args.waiters`` backends queued on a row lock."""
+    target, plan = _connection_plan(admin, args.connections, args.headroom)
+    # What the bench opens: the sensor's connection, the blocker, the waiters
+    # and idle ones, up to ``target`` client backends (its admin connection
+    # is already in ``client_backends_before``).
+    to_open = target - plan["client_backends_before"] - 1
+    if to_open < args.waiters + 1:
+        raise BenchError(
+            f"only {to_open} connection slots to open (max_connections "
+            f"{plan['max_connections']}, {plan['client_backends_before']} in use, "
+            f"headroom {args.headroom}): not enough for {args.waiters} waiters"
+        )
+    conns, threads = [], []
+    blocker = None
+    try:
+        sensor_conn = psycopg.connect(conninfo(dsn, db_name), autocommit=True)
+        conns.append(sensor_conn)
+        blocker = connect(dsn, db_name, BLOCKER_TAG, autocommit=False)
+        conns.append(blocker)
+        waiters = [connect(dsn, db_name, WAITER_TAG) for _ in range(args.waiters)]
+        conns.extend(waiters)
+        for _ in range(to_open - args.waiters - 1):
+            try:
+                conns.append(connect(dsn, db_name, "peak-bench-idle"))
+            except psycopg.OperationalError as exc:
+                raise BenchError(
+                    f"connection {len(conns) + 1} refused ({exc}): others took "
+                    "the slots meanwhile; re-run, or lower --connections"
+                ) from exc
+        clients = _scalar(
+            admin,
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend'",
+        )
+        _logger.info(
+            "%s client backends on the server (%s opened by the bench)",
+            clients,
+            len(conns),
+        )
+        sensor = Sensor(db_name)
+        blocker_pid = blocker.info.backend_pid
+
+        def calm(sample):
+            if sample.waiters:
+                raise BenchError(f"{len(sample.waiters)} unexpected waiters")
+
+        idle_ms, idle_query_ms = _time_samples(sensor, sensor_conn, args.samples, calm)
+
+        # The same connections, now a bulk job holding a row and requests
+        # queued behind it.
+        blocker.execute(LOCK_ROW_SQL)
+        for conn in waiters:
+
+            def wait(conn=conn):
+                try:
+                    conn.execute(LOCK_ROW_SQL)
+                except psycopg.Error:
+                    pass
+
+            thread = threading.Thread(target=wait, daemon=True)
+            thread.start()
+            threads.append(thread)
+        _wait_for_waiters(admin, db_name, [c.info.backend_pid for c in waiters])
+
+        def locked(sample):
+            if len(sample.waiters) != args.waiters:
+                raise BenchError(
+                    f"the sample saw {len(sample.waiters)} waiters, not {args.waiters}"
+                )
+            if blocker_pid not in sample.blockers:
+                raise BenchError("the sample did not name the blocker")
+            if sample.blockers[blocker_pid].role_label != "bulk":
+                raise BenchError("the blocker was not attributed to root.bulk")
+
+        wait_ms, wait_query_ms = _time_samples(
+            sensor, sensor_conn, args.samples, locked
+        )
+        clients_after = _scalar(
+            admin,
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend'",
+        )
+    finally:
+        if blocker is not None and not blocker.closed:
+            blocker.rollback()
+        for thread in threads:
+            thread.join(LOCK_WAIT_S)
+        for conn in conns:
+            conn.close()
+    waited, idle = _stats(wait_ms), _stats(idle_ms)
+    return {
+        "connections": min(clients, clients_after),
+        "opened_by_bench": len(conns),
+        "waiters": args.waiters,
+        "p50_ms": waited["p50_ms"],
+        "p95_ms": waited["p95_ms"],
+        "max_ms": waited["max_ms"],
+        "query_p50_ms": round(_percentile(wait_query_ms, 50), 3),
+        "idle_p50_ms": idle["p50_ms"],
+        "idle_p95_ms": idle["p95_ms"],
+        "idle_max_ms": idle["max_ms"],
+        "idle_query_p50_ms": round(_percentile(idle_query_ms, 50), 3),
+        "samples": args.samples,
+        "warmup_samples": WARMUP_SAMPLES,
+        "connection_plan": plan,
+    }
+
+
+# -- report ---------------------------------------------------------------------
+
+
+def _machine(admin, pgbench_version):
+    mem_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    cpu_model = ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu_model = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in handle
+                    if line.startswith("model name")
+                ),
+                "",
+            )
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gb": round(mem_bytes / 2**30, 1),
+        "postgresql": _scalar(admin, "SHOW server_version"),
+        "python": platform.python_version(),
+        "pgbench": pgbench_version,
+        "shared_buffers": _scalar(admin, "SHOW shared_buffers"),
+        "synchronous_commit": _scalar(admin, "SHOW synchronous_commit"),
+        "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def build_result(args, db_name, rounds, under_load, sample, machine):
+    baseline = [r["tps"] for r in rounds if r["mode"] == "baseline"]
+    governed = [r["tps"] for r in rounds if r["mode"] == "governed"]
+    ratio_median = statistics.median(governed) / statistics.median(baseline)
+    ratio_mean = statistics.fmean(governed) / statistics.fmean(baseline)
+    return {
+        "pgbench": {
+            "clients": args.clients,
+            "jobs": args.jobs,
+            "seconds": args.seconds,
+            "scale": args.scale,
+            "rounds": args.rounds,
+            "warmup_seconds": args.warmup,
+            "script": "tpcb-like (default), -M prepared",
+            "order": "baseline, governed, baseline, ... (interleaved)",
+        },
+        "baseline_tps": baseline,
+        "governed_tps": governed,
+        "ratio_median": round(ratio_median, 4),
+        "ratio_mean": round(ratio_mean, 4),
+        "round_ratios": [
+            round(g / b, 4) for b, g in zip(baseline, governed, strict=True)
+        ],
+        "target_ratio": TARGET_RATIO,
+        "target_met": ratio_median >= TARGET_RATIO,
+        "sampler": {
+            "interval_s": INTERVAL_S,
+            "what": "peak_governor.sensor.Sensor.sample() on a connection from "
+            "peak_governor.daemon.conninfo(), in a thread of the bench process",
+            **under_load,
+        },
+        "sample": sample,
+        "rounds_detail": rounds,
+        "database": db_name,
+        "machine": machine,
+    }
+
+
+def _limit_note(sample):
+    plan = sample["connection_plan"]
+    if not plan["limited"]:
+        return ""
+    return (
+        f"{plan['requested']} connections requested: the server allows "
+        f"max_connections = {plan['max_connections']} "
+        f"({plan['superuser_reserved_connections']} reserved for superusers), "
+        f"so the samples were timed at {sample['connections']} client backends, "
+        f"{plan['headroom']} slots left free for others; the server was not "
+        "reconfigured."
+    )
+
+
+def _table(result):
+    bench, sample, machine = result["pgbench"], result["sample"], result["machine"]
+    under = result["sampler"]
+    baseline, governed = result["baseline_tps"], result["governed_tps"]
+    lines = [
+        f"pgbench -c {bench['clients']} -j {bench['jobs']} -T {bench['seconds']} "
+        f"-M prepared (TPC-B-like), scale {bench['scale']}, {bench['rounds']} rounds "
+        "per mode, interleaved",
+        "",
+        "| round | baseline TPS | governed TPS (sensor at 1 Hz) "
+        "| governed / baseline |",
+        "|---:|---:|---:|---:|",
+    ]
+    for index, (b, g) in enumerate(zip(baseline, governed, strict=True), 1):
+        lines.append(f"| {index} | {b:.1f} | {g:.1f} | {g / b:.3f} |")
+    lines += [
+        f"| median | {statistics.median(baseline):.1f} "
+        f"| {statistics.median(governed):.1f} | **{result['ratio_median']:.3f}** |",
+        f"| mean | {statistics.fmean(baseline):.1f} "
+        f"| {statistics.fmean(governed):.1f} | {result['ratio_mean']:.3f} |",
+        "",
+        f"governed / baseline: median {result['ratio_median']:.3f}, mean "
+        f"{result['ratio_mean']:.3f} (target >= {result['target_ratio']}: "
+        f"{'met' if result['target_met'] else 'NOT met'}). The sampler took "
+        f"{under['samples']} samples during the governed rounds: p50 "
+        f"{under['p50_ms']:.2f} ms, p95 {under['p95_ms']:.2f} ms, max "
+        f"{under['max_ms']:.2f} ms; {under['samples_with_waiters']} of them saw "
+        f"pgbench backends waiting on a lock (up to {under['waiters_max']}).",
+        "",
+        f"One sample at {sample['connections']} client backends "
+        f"({sample['samples']} timed back to back after {sample['warmup_samples']} "
+        "untimed):",
+        "",
+        "| case | p50 ms | p95 ms | max ms | query p50 ms |",
+        "|---|---:|---:|---:|---:|",
+        f"| {sample['waiters']} waiters on a row lock | {sample['p50_ms']:.2f} "
+        f"| {sample['p95_ms']:.2f} | {sample['max_ms']:.2f} "
+        f"| {sample['query_p50_ms']:.2f} |",
+        f"| 0 waiters | {sample['idle_p50_ms']:.2f} | {sample['idle_p95_ms']:.2f} "
+        f"| {sample['idle_max_ms']:.2f} | {sample['idle_query_p50_ms']:.2f} |",
+    ]
+    note = _limit_note(sample)
+    if note:
+        lines += ["", note]
+    lines += [
+        "",
+        f"Machine: {machine['cpus']} CPUs ({machine['cpu_model'] or 'unknown'}), "
+        f"{machine['memory_gb']} GB RAM, PostgreSQL {machine['postgresql']} "
+        f"(shared_buffers {machine['shared_buffers']}, synchronous_commit "
+        f"{machine['synchronous_commit']}), {machine['pgbench']}, Python "
+        f"{machine['python']}; 1-min load average {machine['loadavg_1m_at_start']} "
+        f"at start, {machine['loadavg_1m_at_end']} at end.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_results(result, output, smoke):
+    output.mkdir(parents=True, exist_ok=True)
+    stem = "governor_overhead.smoke" if smoke else "governor_overhead"
+    json_path = output / f"{stem}.json"
+    md_path = output / f"{stem}.md"
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    md_path.write_text("# Governor overhead\n\n" + _table(result))
+    return json_path, md_path
+
+
+# -- main -----------------------------------------------------------------------
+
+
+def _create_database(dsn, db_name):
+    with connect(dsn, "postgres", "peak-bench") as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
+
+
+def _drop_database(dsn, db_name):
+    with connect(dsn, "postgres", "peak-bench") as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(db_name)
+            )
+        )
+
+
+def run_benchmark(args, settings, dsn, db_name):
+    with connect(dsn, "postgres", "peak-bench") as probe:
+        major = int(_scalar(probe, "SHOW server_version_num")) // 10000
+    pgbench = PgBench(find_pgbench(args.pgbench, major), settings, db_name)
+    version = pgbench.version()
+    _logger.info("creating throw-away database %s", db_name)
+    _create_database(dsn, db_name)
+    pgbench.init(args.scale)
+    with connect(dsn, db_name, "peak-bench-admin") as admin:
+        machine = _machine(admin, version)
+        rounds, under_load = run_throughput(args, pgbench, admin, dsn, db_name)
+        sample = measure_sample_cost(args, admin, dsn, db_name)
+    machine["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    return build_result(args, db_name, rounds, under_load, sample, machine)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    # SIGTERM unwinds like Ctrl-C: the clean-up below runs either way.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = peak_settings.load()
+    except peak_settings.SettingsError as exc:
+        _logger.error("%s", exc)
+        return 2
+    dsn = base_dsn(settings)
+    db_name = f"peak_bench_gov_{secrets.token_hex(4)}"
+    try:
+        postgres.ensure_role(settings)
+        result = run_benchmark(args, settings, dsn, db_name)
+    except (BenchError, postgres.PostgresError, psycopg.Error) as exc:
+        _logger.error("benchmark failed: %s", exc)
+        return 1
+    except subprocess.TimeoutExpired as exc:
+        _logger.error("benchmark failed: %s timed out", exc.cmd[0])
+        return 1
+    finally:
+        # A second SIGTERM must not interrupt the clean-up.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            _drop_database(dsn, db_name)
+            _logger.info("dropped %s (if it was created)", db_name)
+        except psycopg.Error as exc:
+            _logger.warning("could not drop %s: %s", db_name, exc)
+    json_path, md_path = write_results(result, args.output, args.smoke)
+    print()
+    print(_table(result))
+    _logger.info("wrote %s and %s", json_path, md_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
