@@ -38,6 +38,7 @@ Usage (from the repository root)::
 import argparse
 import json
 import logging
+import math
 import os
 import platform
 import re
@@ -184,6 +185,27 @@ def _scalar(conn, query, params=None):
     with conn.cursor() as cur:
         cur.execute(query, params)
         return cur.fetchone()[0]
+
+
+# Student's t, two-sided 95 %, by degrees of freedom (1.96 beyond 30).
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365}
+T95 |= {8: 2.306, 9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}
+
+
+def _paired_ratio(baseline, governed):
+    """Geometric mean of the per-round ratios governed_i / baseline_i (each
+    pair adjacent in time) and its 95 % t-interval, or None with one round."""
+    logs = [math.log(g / b) for b, g in zip(baseline, governed, strict=True)]
+    centre = statistics.fmean(logs)
+    if len(logs) < 2:
+        return round(math.exp(centre), 4), None
+    df = len(logs) - 1
+    t = T95[max((k for k in T95 if k <= df), default=1)] if df <= 30 else 1.96
+    half = t * statistics.stdev(logs) / math.sqrt(len(logs))
+    return round(math.exp(centre), 4), [
+        round(math.exp(centre - half), 4),
+        round(math.exp(centre + half), 4),
+    ]
 
 
 def base_dsn(settings):
@@ -348,13 +370,37 @@ class Sampler(threading.Thread):
             raise BenchError(f"the sampler failed: {self.error}") from self.error
 
 
-def _other_clients(admin, db_name):
-    return _scalar(
-        admin,
-        "SELECT count(*) FROM pg_stat_activity "
-        "WHERE backend_type = 'client backend' AND datname IS DISTINCT FROM %s",
-        (db_name,),
-    )
+def _others(admin, db_name):
+    """Client backends of other databases: a `make test` next door shows here."""
+    with admin.cursor() as cur:
+        cur.execute(
+            "SELECT coalesce(datname, '-'), count(*) FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' "
+            "AND datname IS DISTINCT FROM %s GROUP BY 1 ORDER BY 1",
+            (db_name,),
+        )
+        return dict(cur.fetchall())
+
+
+def _cpu_times():
+    """(idle + iowait, steal, total) jiffies of all CPUs, from /proc/stat."""
+    try:
+        with open("/proc/stat") as handle:
+            values = [int(v) for v in handle.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal guest guest_nice
+    return values[3] + values[4], values[7], sum(values[:8])
+
+
+def _cpu_usage(before, after):
+    if not (before and after) or after[2] <= before[2]:
+        return {}
+    total = after[2] - before[2]
+    return {
+        "cpu_idle_pct": round(100 * (after[0] - before[0]) / total, 1),
+        "cpu_steal_pct": round(100 * (after[1] - before[1]) / total, 1),
+    }
 
 
 def run_throughput(args, pgbench, admin, dsn, db_name):
@@ -366,12 +412,9 @@ def run_throughput(args, pgbench, admin, dsn, db_name):
     samplers = []
     for index in range(args.rounds):
         for mode in ("baseline", "governed"):
-            entry = {
-                "round": index + 1,
-                "mode": mode,
-                "loadavg_1m": round(os.getloadavg()[0], 2),
-                "other_client_backends": _other_clients(admin, db_name),
-            }
+            entry = {"round": index + 1, "mode": mode}
+            others_before = _others(admin, db_name)
+            cpu_before = _cpu_times()
             sampler = None
             if mode == "governed":
                 sampler = Sampler(dsn, db_name)
@@ -381,6 +424,10 @@ def run_throughput(args, pgbench, admin, dsn, db_name):
             finally:
                 if sampler is not None:
                     sampler.stop()
+            entry.update(_cpu_usage(cpu_before, _cpu_times()))
+            entry["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+            entry["others_at_start"] = others_before
+            entry["others_at_end"] = _others(admin, db_name)
             if sampler is not None:
                 # pgbench also connects and vacuums before its timed part.
                 if len(sampler.durations_ms) < args.seconds * 0.9 / INTERVAL_S:
@@ -389,23 +436,29 @@ def run_throughput(args, pgbench, admin, dsn, db_name):
                         f"samples in {args.seconds} s: the sampler fell behind"
                     )
                 entry["samples"] = len(sampler.durations_ms)
+                entry["sampling_ms_total"] = round(sum(sampler.durations_ms), 1)
                 entry["waiters_seen_max"] = max(sampler.waiters)
                 samplers.append(sampler)
             if entry["tps"] <= 0:
                 raise BenchError(f"round {index + 1} {mode}: no transaction")
             rounds.append(entry)
             _logger.info(
-                "round %s/%s %-8s %8.1f TPS%s",
+                "round %s/%s %-8s %8.1f TPS, CPU idle %s%%, others %s%s",
                 index + 1,
                 args.rounds,
                 mode,
                 entry["tps"],
+                entry.get("cpu_idle_pct", "?"),
+                entry["others_at_start"] or "-",
                 f" ({entry['samples']} samples)" if sampler else "",
             )
     durations = [ms for s in samplers for ms in s.durations_ms]
     waiters = [n for s in samplers for n in s.waiters]
     under_load = {
         **_stats(durations),
+        # Wall time spent in sample() per second of governed pgbench: an upper
+        # bound of the sampler's share of one CPU (it includes waiting for one).
+        "busy_fraction": round(sum(durations) / 1000 / (args.rounds * args.seconds), 5),
         "waiters_mean": round(statistics.fmean(waiters), 2),
         "waiters_max": max(waiters),
         "samples_with_waiters": sum(1 for n in waiters if n),
@@ -610,6 +663,12 @@ def build_result(args, db_name, rounds, under_load, sample, machine):
     governed = [r["tps"] for r in rounds if r["mode"] == "governed"]
     ratio_median = statistics.median(governed) / statistics.median(baseline)
     ratio_mean = statistics.fmean(governed) / statistics.fmean(baseline)
+    geomean, ci95 = _paired_ratio(baseline, governed)
+    spread = (
+        round(100 * statistics.stdev(baseline) / statistics.fmean(baseline), 1)
+        if len(baseline) > 1
+        else None
+    )
     return {
         "pgbench": {
             "clients": args.clients,
@@ -628,8 +687,13 @@ def build_result(args, db_name, rounds, under_load, sample, machine):
         "round_ratios": [
             round(g / b, 4) for b, g in zip(baseline, governed, strict=True)
         ],
+        "round_ratio_geomean": geomean,
+        "round_ratio_ci95": ci95,
+        "baseline_cv_pct": spread,
         "target_ratio": TARGET_RATIO,
         "target_met": ratio_median >= TARGET_RATIO,
+        # The run resolves the target only when the interval's low end meets it.
+        "target_met_at_ci95_low": bool(ci95 and ci95[0] >= TARGET_RATIO),
         "sampler": {
             "interval_s": INTERVAL_S,
             "what": "peak_governor.sensor.Sensor.sample() on a connection from "
@@ -657,6 +721,13 @@ def _limit_note(sample):
     )
 
 
+def _others_count(entry):
+    """Most client backends of other databases seen at a round's start or end."""
+    return max(
+        sum(entry["others_at_start"].values()), sum(entry["others_at_end"].values())
+    )
+
+
 def _table(result):
     bench, sample, machine = result["pgbench"], result["sample"], result["machine"]
     under = result["sampler"]
@@ -667,24 +738,39 @@ def _table(result):
         "per mode, interleaved",
         "",
         "| round | baseline TPS | governed TPS (sensor at 1 Hz) "
-        "| governed / baseline |",
-        "|---:|---:|---:|---:|",
+        "| governed / baseline | other sessions on the server (b / g) |",
+        "|---:|---:|---:|---:|---:|",
     ]
+    others = {
+        (r["round"], r["mode"]): _others_count(r) for r in result["rounds_detail"]
+    }
     for index, (b, g) in enumerate(zip(baseline, governed, strict=True), 1):
-        lines.append(f"| {index} | {b:.1f} | {g:.1f} | {g / b:.3f} |")
+        lines.append(
+            f"| {index} | {b:.1f} | {g:.1f} | {g / b:.3f} "
+            f"| {others[index, 'baseline']} / {others[index, 'governed']} |"
+        )
+    ci95 = result["round_ratio_ci95"]
+    ci_text = f"[{ci95[0]:.3f}, {ci95[1]:.3f}]" if ci95 else "n/a (one round)"
     lines += [
         f"| median | {statistics.median(baseline):.1f} "
-        f"| {statistics.median(governed):.1f} | **{result['ratio_median']:.3f}** |",
+        f"| {statistics.median(governed):.1f} | **{result['ratio_median']:.3f}** "
+        "| |",
         f"| mean | {statistics.fmean(baseline):.1f} "
-        f"| {statistics.fmean(governed):.1f} | {result['ratio_mean']:.3f} |",
+        f"| {statistics.fmean(governed):.1f} | {result['ratio_mean']:.3f} | |",
         "",
         f"governed / baseline: median {result['ratio_median']:.3f}, mean "
         f"{result['ratio_mean']:.3f} (target >= {result['target_ratio']}: "
-        f"{'met' if result['target_met'] else 'NOT met'}). The sampler took "
-        f"{under['samples']} samples during the governed rounds: p50 "
-        f"{under['p50_ms']:.2f} ms, p95 {under['p95_ms']:.2f} ms, max "
+        f"{'met' if result['target_met'] else 'NOT met'}). Paired rounds: "
+        f"geometric mean {result['round_ratio_geomean']:.3f}, 95 % interval "
+        f"{ci_text}; the baseline rounds alone vary by "
+        f"{result['baseline_cv_pct']}% (coefficient of variation).",
+        "",
+        f"The sampler took {under['samples']} samples during the governed rounds: "
+        f"p50 {under['p50_ms']:.2f} ms, p95 {under['p95_ms']:.2f} ms, max "
         f"{under['max_ms']:.2f} ms; {under['samples_with_waiters']} of them saw "
-        f"pgbench backends waiting on a lock (up to {under['waiters_max']}).",
+        f"pgbench backends waiting on a lock (up to {under['waiters_max']}). "
+        f"Time inside sample(): {100 * under['busy_fraction']:.3f}% of the "
+        "governed rounds' wall time.",
         "",
         f"One sample at {sample['connections']} client backends "
         f"({sample['samples']} timed back to back after {sample['warmup_samples']} "
@@ -708,7 +794,7 @@ def _table(result):
         f"(shared_buffers {machine['shared_buffers']}, synchronous_commit "
         f"{machine['synchronous_commit']}), {machine['pgbench']}, Python "
         f"{machine['python']}; 1-min load average {machine['loadavg_1m_at_start']} "
-        f"at start, {machine['loadavg_1m_at_end']} at end.",
+        "before the run.",
     ]
     return "\n".join(lines) + "\n"
 

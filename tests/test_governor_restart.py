@@ -1,0 +1,174 @@
+"""A real PostgreSQL restart under a running governor.
+
+The shared server of the test run cannot be restarted, so this starts a
+private PostgreSQL 15 instance (initdb in a temporary directory, its own
+socket and port), loads the Odoo Peak schema of the test database into it,
+and restarts it while the governor runs.
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from peak_dev.processes import free_port
+from pg import GOVERNOR_ROLE, dsn, needs_db, sql
+from test_governor import make_config
+
+from peak_governor.daemon import DatabaseGovernor
+from peak_governor.metrics import Health
+
+pytestmark = needs_db
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PRIVATE_DB = "peak_restart"
+
+
+def _as_postgres(argv):
+    """PostgreSQL refuses to run as root: drop to the postgres user then."""
+    if os.geteuid() == 0:
+        argv = ["runuser", "-u", "postgres", "--", *argv]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise AssertionError(f"{argv[-1]} failed: {done.stderr or done.stdout}")
+    return done
+
+
+class PrivatePostgres:
+    def __init__(self, root: Path):
+        self.root = root
+        self.data = root / "data"
+        self.port = free_port()
+        if os.geteuid() == 0:
+            shutil.chown(root, "postgres")
+
+    def dsn(self, user: str, dbname: str = "postgres") -> str:
+        return f"host={self.root} port={self.port} user={user} dbname={dbname}"
+
+    def initdb(self):
+        _as_postgres(
+            [
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(self.data),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+            ]
+        )
+
+    def pg_ctl(self, *args):
+        _as_postgres(
+            [
+                str(PG_BIN / "pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.root / "log"),
+                "-o",
+                f"-p {self.port} -k {self.root} -c listen_addresses=''",
+                "-w",
+                "-t",
+                "30",
+                *args,
+            ]
+        )
+
+
+@pytest.fixture(scope="module")
+def private_pg():
+    # Not under pytest's tmp_path: its root is private to the user running
+    # the tests, and the postgres user must reach the directory.
+    root = Path(tempfile.mkdtemp(prefix="peak-pg-"))
+    root.chmod(0o755)
+    server = PrivatePostgres(root)
+    server.initdb()
+    server.pg_ctl("start")
+    try:
+        with psycopg.connect(server.dsn("postgres"), autocommit=True) as admin:
+            admin.execute("CREATE ROLE peak LOGIN")
+            admin.execute(f"CREATE ROLE {GOVERNOR_ROLE} LOGIN IN ROLE pg_monitor")
+            admin.execute(f"CREATE DATABASE {PRIVATE_DB} OWNER peak")
+        schema = subprocess.run(
+            ["pg_dump", "--schema-only", "--no-owner", dsn()],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        subprocess.run(
+            ["psql", "-q", server.dsn("peak", PRIVATE_DB)],
+            input=schema,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        columns = "id, name, complete_name, parent_id, removal_interval, priority_class"
+        with psycopg.connect(server.dsn("peak", PRIVATE_DB), autocommit=True) as conn:
+            for row in sql(f"SELECT {columns} FROM queue_job_channel ORDER BY id"):
+                conn.execute(
+                    f"INSERT INTO queue_job_channel ({columns}) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    row,
+                )
+        yield server
+    finally:
+        server.pg_ctl("stop", "-m", "immediate")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _lease_rows(server) -> int:
+    with psycopg.connect(server.dsn("peak", PRIVATE_DB)) as conn:
+        return conn.execute(
+            "SELECT (SELECT count(*) FROM peak_queue_lease) "
+            "+ (SELECT count(*) FROM peak_queue_lease_event)"
+        ).fetchone()[0]
+
+
+def test_postgres_restart_reconnects_without_spurious_actions(private_pg):
+    config = make_config(
+        dsn=private_pg.dsn(GOVERNOR_ROLE, PRIVATE_DB), databases=(PRIVATE_DB,)
+    )
+    health = Health(config.databases, interval=config.interval)
+    governor = DatabaseGovernor(config, PRIVATE_DB, health=health)
+    assert governor.cycle().actions == ()
+    assert health.ready()
+
+    private_pg.pg_ctl("restart", "-m", "fast")
+    decisions = []
+    deadline = time.monotonic() + 15
+    while not decisions or decisions[-1] is None:
+        assert time.monotonic() < deadline, "the governor never reconnected"
+        decisions.append(governor.cycle())
+        health.beat()  # as the daemon's loop does after every cycle
+        time.sleep(0.2)
+    assert decisions[-1].actions == (), "nothing to do after a restart"
+    assert all(d is None or d.actions == () for d in decisions)
+    assert health.ready(), "ready again once reconnected"
+    assert _lease_rows(private_pg) == 0, "no lease was taken or released"
+    governor.shutdown()
+
+
+def test_postgres_down_is_not_ready_and_decides_nothing(private_pg):
+    config = make_config(
+        dsn=private_pg.dsn(GOVERNOR_ROLE, PRIVATE_DB), databases=(PRIVATE_DB,)
+    )
+    health = Health(config.databases, interval=config.interval)
+    governor = DatabaseGovernor(config, PRIVATE_DB, health=health)
+    assert governor.cycle() is not None
+    private_pg.pg_ctl("stop", "-m", "fast")
+    try:
+        started = time.monotonic()
+        assert governor.cycle() is None
+        assert governor.cycle() is None
+        assert time.monotonic() - started < 10, "bounded by the connect timeout"
+        assert not health.ready()
+    finally:
+        private_pg.pg_ctl("start")
+    assert governor.cycle() is not None
+    health.beat()
+    assert health.ready()
+    governor.shutdown()
