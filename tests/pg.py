@@ -7,6 +7,7 @@ attribution format so the governor sees interactive work and jobs.
 
 import importlib.util
 import os
+import subprocess
 import threading
 import time
 import uuid
@@ -146,3 +147,30 @@ class LockScene:
 #: The governor's least-privilege role for this test run: created in
 #: tests/conftest.py with pg_monitor, granted the rest by peak_queue itself.
 GOVERNOR_ROLE = f"peak_gov_{DB}"[:63] if DB else "peak_gov"
+
+
+def copy_peak_schema(target_dsn: str) -> None:
+    """Give another database the test database's schema (the contract's
+    functions and grants included) and its job channels."""
+    schema = subprocess.run(
+        ["pg_dump", "--schema-only", "--no-owner", dsn()],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    subprocess.run(
+        ["psql", "-q", target_dsn],
+        input=schema,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # The channels, without their audit columns (this copy has no users).
+    columns = "id, name, complete_name, parent_id, removal_interval, priority_class"
+    with psycopg.connect(target_dsn, autocommit=True) as conn:
+        for row in sql(f"SELECT {columns} FROM queue_job_channel ORDER BY id"):
+            conn.execute(
+                f"INSERT INTO queue_job_channel ({columns}) "
+                "VALUES (%s, %s, %s, %s, %s, %s)",
+                row,
+            )

@@ -3,7 +3,6 @@ actuator and the lease contract of a database with peak_queue installed."""
 
 import dataclasses
 import json
-import subprocess
 import threading
 import time
 import uuid
@@ -16,6 +15,7 @@ from pg import (
     GOVERNOR_ROLE,
     INTERACTIVE,
     LockScene,
+    copy_peak_schema,
     dsn,
     hot_rows,
     job_tag,
@@ -251,28 +251,7 @@ def second_db():
     name = f"{DB}_b"[:63]
     sql(f'DROP DATABASE IF EXISTS "{name}"')
     sql(f'CREATE DATABASE "{name}"')
-    dump = subprocess.run(
-        ["pg_dump", "--schema-only", "--no-owner", dsn()],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    subprocess.run(
-        ["psql", "-q", "-v", "ON_ERROR_STOP=0", dsn(database=name)],
-        input=dump,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    # The channels, without their audit columns (no users in this copy).
-    columns = "id, name, complete_name, parent_id, removal_interval, priority_class"
-    for row in sql(f"SELECT {columns} FROM queue_job_channel ORDER BY id"):
-        sql(
-            f"INSERT INTO queue_job_channel ({columns}) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            row,
-            name,
-        )
+    copy_peak_schema(dsn(database=name))
     try:
         yield name
     finally:

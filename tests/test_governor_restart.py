@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from peak_dev.processes import free_port
-from pg import GOVERNOR_ROLE, dsn, needs_db, sql
+from pg import GOVERNOR_ROLE, copy_peak_schema, needs_db
 from test_governor import make_config
 
 from peak_governor.daemon import DatabaseGovernor
@@ -93,27 +93,7 @@ def private_pg():
             admin.execute("CREATE ROLE peak LOGIN")
             admin.execute(f"CREATE ROLE {GOVERNOR_ROLE} LOGIN IN ROLE pg_monitor")
             admin.execute(f"CREATE DATABASE {PRIVATE_DB} OWNER peak")
-        schema = subprocess.run(
-            ["pg_dump", "--schema-only", "--no-owner", dsn()],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        subprocess.run(
-            ["psql", "-q", server.dsn("peak", PRIVATE_DB)],
-            input=schema,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        columns = "id, name, complete_name, parent_id, removal_interval, priority_class"
-        with psycopg.connect(server.dsn("peak", PRIVATE_DB), autocommit=True) as conn:
-            for row in sql(f"SELECT {columns} FROM queue_job_channel ORDER BY id"):
-                conn.execute(
-                    f"INSERT INTO queue_job_channel ({columns}) "
-                    "VALUES (%s, %s, %s, %s, %s, %s)",
-                    row,
-                )
+        copy_peak_schema(server.dsn("peak", PRIVATE_DB))
         yield server
     finally:
         server.pg_ctl("stop", "-m", "immediate")

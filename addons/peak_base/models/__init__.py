@@ -1,3 +1,4 @@
+from . import peak_schedule_mixin
 from . import (
     peak_fulfillment_window,
     peak_mode,

@@ -18,6 +18,7 @@ class PeakFulfillmentWindow(models.Model):
     """
 
     _name = "peak.fulfillment.window"
+    _inherit = ["peak.schedule.mixin"]
     _description = "Fulfillment window"
     _order = "sequence, id"
 
@@ -84,19 +85,3 @@ class PeakFulfillmentWindow(models.Model):
     @api.model
     def _active_windows(self) -> list:
         return [window._to_window() for window in self.sudo().search([])]
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        self.env["peak.mode"]._publish_protected_intervals()
-        return records
-
-    def write(self, vals):
-        res = super().write(vals)
-        self.env["peak.mode"]._publish_protected_intervals()
-        return res
-
-    def unlink(self):
-        res = super().unlink()
-        self.env["peak.mode"]._publish_protected_intervals()
-        return res

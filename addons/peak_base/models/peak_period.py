@@ -17,6 +17,7 @@ class PeakPeriod(models.Model):
     for its whole duration, unless an operator forces it off."""
 
     _name = "peak.period"
+    _inherit = ["peak.schedule.mixin"]
     _description = "Peak period"
     _order = "date_start desc, id desc"
 
@@ -45,19 +46,3 @@ class PeakPeriod(models.Model):
     @api.model
     def _active_periods(self) -> list:
         return [period._to_period() for period in self.sudo().search([])]
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        records = super().create(vals_list)
-        self.env["peak.mode"]._publish_protected_intervals()
-        return records
-
-    def write(self, vals):
-        res = super().write(vals)
-        self.env["peak.mode"]._publish_protected_intervals()
-        return res
-
-    def unlink(self):
-        res = super().unlink()
-        self.env["peak.mode"]._publish_protected_intervals()
-        return res

@@ -85,31 +85,24 @@ BEGIN
             USING ERRCODE = '22023';
     END IF;
     -- Pausing a channel pauses everything below it: refuse if anything there
-    -- is critical or pinned.
+    -- is critical or pinned (critical reported first).
     WITH RECURSIVE tree AS (
         SELECT id, complete_name, pinned FROM queue_job_channel
          WHERE id = v_channel.id
         UNION ALL
         SELECT c.id, c.complete_name, c.pinned
           FROM queue_job_channel c JOIN tree t ON c.parent_id = t.id
+    ), offenders AS (
+        SELECT complete_name,
+               CASE WHEN peak_queue_channel_class(tree.id) = 'critical'
+                    THEN 'is critical and can never be leased'
+                    WHEN pinned THEN 'is pinned as never pause' END AS why
+          FROM tree
     )
-    SELECT complete_name INTO v_offender FROM tree
-     WHERE peak_queue_channel_class(tree.id) = 'critical' LIMIT 1;
+    SELECT complete_name || ' ' || why INTO v_offender FROM offenders
+     WHERE why IS NOT NULL ORDER BY why LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'peak lease: channel % is critical and can never be leased',
-            v_offender USING ERRCODE = '22023';
-    END IF;
-    WITH RECURSIVE tree AS (
-        SELECT id, complete_name, pinned FROM queue_job_channel
-         WHERE id = v_channel.id
-        UNION ALL
-        SELECT c.id, c.complete_name, c.pinned
-          FROM queue_job_channel c JOIN tree t ON c.parent_id = t.id
-    )
-    SELECT complete_name INTO v_offender FROM tree WHERE pinned LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'peak lease: channel % is pinned as never pause',
-            v_offender USING ERRCODE = '22023';
+        RAISE EXCEPTION 'peak lease: channel %', v_offender USING ERRCODE = '22023';
     END IF;
 
     v_expires := v_now + make_interval(secs => p_ttl_seconds);

@@ -79,7 +79,17 @@ def odoo_server():
             assert proc.poll() is None, f"Odoo exited, see {log_path}"
             assert time.monotonic() < deadline, f"jobrunner not ready, see {log_path}"
             time.sleep(0.3)
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/web/health", timeout=10)
+        # The jobrunner may be ready before the HTTP workers listen.
+        while True:
+            try:
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/web/health", timeout=10
+                )
+                break
+            except OSError:
+                assert proc.poll() is None, f"Odoo exited, see {log_path}"
+                assert time.monotonic() < deadline, f"HTTP never up, see {log_path}"
+                time.sleep(0.3)
         yield proc
     finally:
         proc.terminate()
