@@ -216,3 +216,48 @@ def test_status_and_explain(table):
     assert "class bulk" in explain.stdout and "created" in explain.stdout
     unknown = run_cli("explain", "root.nowhere", "--dsn", dsn(user=GOVERNOR_ROLE))
     assert unknown.returncode == 2 and "unknown channel" in unknown.stderr
+
+
+def _set_param(key, value):
+    if value is None:
+        sql("DELETE FROM ir_config_parameter WHERE key = %s", (key,))
+    else:
+        sql(
+            "INSERT INTO ir_config_parameter (key, value) VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            (key, value),
+        )
+
+
+def test_settings_order_flags_env_odoo_defaults():
+    from peak_governor.cli import build_parser, load_config
+
+    key = "peak_governor.min_dwell_seconds"
+    try:
+        _set_param(key, "7")
+        args = build_parser().parse_args(["--dsn", dsn(user=GOVERNOR_ROLE)])
+        assert load_config(args, environ={}).policy.min_dwell_seconds == 7.0
+        env = {"PEAK_GOVERNOR_MIN_DWELL_SECONDS": "8"}
+        assert load_config(args, environ=env).policy.min_dwell_seconds == 8.0
+        flagged = build_parser().parse_args(
+            ["--dsn", dsn(user=GOVERNOR_ROLE), "--min-dwell-seconds", "9"]
+        )
+        assert load_config(flagged, environ=env).policy.min_dwell_seconds == 9.0
+        _set_param(key, "0.0")  # an empty Settings field: the default
+        assert load_config(args, environ={}).policy.min_dwell_seconds == 10.0
+    finally:
+        _set_param(key, None)
+
+
+def test_bad_odoo_setting_exits_2_with_one_line():
+    key = "peak_governor.protected_severe_enter_age"
+    try:
+        _set_param(key, "soon")
+        done = run_cli("--dsn", dsn(user=GOVERNOR_ROLE), "--once", "--dry-run")
+    finally:
+        _set_param(key, None)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"peak-governor: Odoo parameter {key}: protected_severe_enter_age='soon' "
+        "is not a valid float"
+    ]

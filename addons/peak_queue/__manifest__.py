@@ -20,6 +20,7 @@
         "views/queue_job_channel_views.xml",
         "views/peak_queue_lease_views.xml",
         "views/peak_queue_function_rule_views.xml",
+        "views/res_config_settings_views.xml",
         "views/peak_queue_menus.xml",
     ],
     # Patches queue_job's jobrunner so leases hold and expire inside it: load

@@ -154,5 +154,8 @@ def odoo_settings(rows) -> dict[str, tuple[str, str]]:
     out = {}
     for key, value in rows:
         name = key[len(ODOO_PREFIX) :]
+        # Odoo's Settings store an empty number field as 0: the default then.
+        if str(value).strip() in ("", "0", "0.0", "False"):
+            continue
         out[name] = (f"Odoo parameter {key}:", value)
     return out

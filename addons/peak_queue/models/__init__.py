@@ -6,3 +6,4 @@ from . import peak_queue_lease
 from . import peak_queue_lease_event
 from . import queue_job_channel
 from . import queue_job_function
+from . import res_config_settings

@@ -203,3 +203,15 @@ class TestLeaseContract(TransactionCase):
         self.env.cr.execute("SELECT peak_queue_governor_resign('gov-b')")
         self.assertTrue(self.env.cr.fetchone()[0])
         self.assertEqual(beat("gov-a"), (True, "gov-a"), "resigned: free at once")
+
+    def test_governor_settings_are_system_parameters(self):
+        settings = self.env["res.config.settings"].create(
+            {"peak_governor_severe_age": 3.5}
+        )
+        settings.execute()
+        self.assertEqual(
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param("peak_governor.protected_severe_enter_age"),
+            "3.5",
+        )
