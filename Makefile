@@ -7,7 +7,7 @@ export PEAK_VENV
 PY := $(PEAK_VENV)/bin/python
 DEV := PATH="$(PEAK_VENV)/bin:$$PATH" PYTHONPATH="$(CURDIR)/scripts" $(PY) -m
 
-.PHONY: bootstrap run test lint lint-python lint-deploy clean
+.PHONY: bootstrap run test lint lint-python lint-deploy clean bench
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -29,3 +29,7 @@ lint-deploy:
 
 clean:
 	rm -rf .state
+
+# The headline benchmark (~20 min): writes bench/results/peak_contention.*
+bench: bootstrap
+	@PATH="$(PEAK_VENV)/bin:$$PATH" $(PY) bench/peak_contention.py

@@ -91,6 +91,7 @@ SMOKE = {
 }
 WARMUP_SAMPLES = 10  # psycopg prepares a statement after its 5th execution
 HEADROOM = 10
+ORDERS = ("abba", "alternate")
 WAITERS = 5
 LOCK_WAIT_S = 10
 CONNECT_TIMEOUT_S = 5
@@ -126,6 +127,13 @@ def parse_args(argv):
     option("warmup", "seconds of the uncounted warm-up pgbench run (0: none)")
     option("connections", "client backends on the server while sampling")
     option("samples", "timed samples per case (0 and N waiters)")
+    parser.add_argument(
+        "--order",
+        choices=ORDERS,
+        default="abba",
+        help="abba (default): baseline, governed, governed, baseline, ... so "
+        "linear drift cancels; alternate: baseline, governed, baseline, ...",
+    )
     parser.add_argument(
         "--waiters",
         type=int,
@@ -382,6 +390,14 @@ def _others(admin, db_name):
         return dict(cur.fetchall())
 
 
+def _checkpoints(admin):
+    """Checkpoints so far: one during a round costs it full-page writes."""
+    return _scalar(
+        admin,
+        "SELECT checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter",
+    )
+
+
 def _cpu_times():
     """(idle + iowait, steal, total) jiffies of all CPUs, from /proc/stat."""
     try:
@@ -411,9 +427,13 @@ def run_throughput(args, pgbench, admin, dsn, db_name):
     rounds = []
     samplers = []
     for index in range(args.rounds):
-        for mode in ("baseline", "governed"):
+        modes = ("baseline", "governed")
+        if args.order == "abba" and index % 2:
+            modes = modes[::-1]
+        for mode in modes:
             entry = {"round": index + 1, "mode": mode}
             others_before = _others(admin, db_name)
+            checkpoints_before = _checkpoints(admin)
             cpu_before = _cpu_times()
             sampler = None
             if mode == "governed":
@@ -428,6 +448,7 @@ def run_throughput(args, pgbench, admin, dsn, db_name):
             entry["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
             entry["others_at_start"] = others_before
             entry["others_at_end"] = _others(admin, db_name)
+            entry["checkpoints"] = _checkpoints(admin) - checkpoints_before
             if sampler is not None:
                 # pgbench also connects and vacuums before its timed part.
                 if len(sampler.durations_ms) < args.seconds * 0.9 / INTERVAL_S:
@@ -678,7 +699,8 @@ def build_result(args, db_name, rounds, under_load, sample, machine):
             "rounds": args.rounds,
             "warmup_seconds": args.warmup,
             "script": "tpcb-like (default), -M prepared",
-            "order": "baseline, governed, baseline, ... (interleaved)",
+            "order": args.order,
+            "sequence": [f"{r['mode'][0]}{r['round']}" for r in rounds],
         },
         "baseline_tps": baseline,
         "governed_tps": governed,
@@ -735,28 +757,29 @@ def _table(result):
     lines = [
         f"pgbench -c {bench['clients']} -j {bench['jobs']} -T {bench['seconds']} "
         f"-M prepared (TPC-B-like), scale {bench['scale']}, {bench['rounds']} rounds "
-        "per mode, interleaved",
+        f"per mode, interleaved: {' '.join(bench['sequence'])}",
         "",
         "| round | baseline TPS | governed TPS (sensor at 1 Hz) "
-        "| governed / baseline | other sessions on the server (b / g) |",
-        "|---:|---:|---:|---:|---:|",
+        "| governed / baseline | other sessions on the server (b / g) "
+        "| checkpoints (b / g) |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]
-    others = {
-        (r["round"], r["mode"]): _others_count(r) for r in result["rounds_detail"]
-    }
+    detail = {(r["round"], r["mode"]): r for r in result["rounds_detail"]}
     for index, (b, g) in enumerate(zip(baseline, governed, strict=True), 1):
+        base, gov = detail[index, "baseline"], detail[index, "governed"]
         lines.append(
             f"| {index} | {b:.1f} | {g:.1f} | {g / b:.3f} "
-            f"| {others[index, 'baseline']} / {others[index, 'governed']} |"
+            f"| {_others_count(base)} / {_others_count(gov)} "
+            f"| {base['checkpoints']} / {gov['checkpoints']} |"
         )
     ci95 = result["round_ratio_ci95"]
     ci_text = f"[{ci95[0]:.3f}, {ci95[1]:.3f}]" if ci95 else "n/a (one round)"
     lines += [
         f"| median | {statistics.median(baseline):.1f} "
         f"| {statistics.median(governed):.1f} | **{result['ratio_median']:.3f}** "
-        "| |",
+        "| | |",
         f"| mean | {statistics.fmean(baseline):.1f} "
-        f"| {statistics.fmean(governed):.1f} | {result['ratio_mean']:.3f} | |",
+        f"| {statistics.fmean(governed):.1f} | {result['ratio_mean']:.3f} | | |",
         "",
         f"governed / baseline: median {result['ratio_median']:.3f}, mean "
         f"{result['ratio_mean']:.3f} (target >= {result['target_ratio']}: "

@@ -1,0 +1,1090 @@
+#!/usr/bin/env python3
+"""Peak contention: critical latency under a bulk backlog, with and without
+the governor (the headline benchmark of Odoo Peak).
+
+A real Odoo 18 (multi-process, queue_job's jobrunner, peak_queue server-wide)
+runs on a throw-away database. Four modes run one after the other on the same
+server and data, each with the same seeded workload:
+
+- ``baseline``: critical traffic only;
+- ``ungoverned``: critical traffic + a standing bulk backlog (plain queue_job,
+  ``root.bulk`` capacity 3);
+- ``static_cap``: the same, ``root.bulk`` capacity 1 (the usual manual remedy);
+- ``governed``: the same as ungoverned, with ``peak-governor`` running as its
+  least-privilege role, Peak mode on and a fulfillment window open all day.
+
+Critical work: JSON-RPC ``res.partner.write`` calls (one random "hot" partner
+row each) arriving in waves (Poisson arrivals at a high rate during bursts, at a
+low rate in between). Bulk work: queue jobs in ``root.bulk`` running an
+``ir.actions.server`` whose code updates two hot rows, flushes, and sleeps
+about a second with the row locks held.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/peak_contention.py            # 240 s per mode
+    .venv/bin/python bench/peak_contention.py --smoke    # ~8 s per mode
+
+Writes ``bench/results/peak_contention.{json,md,png}`` (``*.smoke.*`` with
+``--smoke``). The database, Odoo and the governor are removed/stopped at the
+end whatever happens (Ctrl-C and SIGTERM included).
+"""
+
+import argparse
+import json
+import logging
+import math
+import os
+import platform
+import random
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from itertools import combinations
+from pathlib import Path
+
+import psycopg2
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from peak_dev import odoo as peak_odoo  # noqa: E402
+from peak_dev import postgres  # noqa: E402
+from peak_dev import settings as peak_settings  # noqa: E402
+from peak_dev.processes import Child, free_port, wait_for_http  # noqa: E402
+
+_logger = logging.getLogger("peak.bench.contention")
+
+MODULES = ["queue_job", "peak_base", "peak_queue"]
+MODES = ("baseline", "ungoverned", "static_cap", "governed")
+BULK_MODES = ("ungoverned", "static_cap", "governed")
+CHANNEL = "root.bulk"
+BENCH_HOLDER = "peak-bench-reset"
+HOT_PREFIX = "peak-bench-hot-"
+READY_TIMEOUT_S = 180
+DRAIN_TIMEOUT_S = 60
+HTTP_TIMEOUT_S = 60
+ODOO_WORKERS = 8
+QUEUE_MAX_CAPACITY = 4  # ODOO_QUEUE_JOB_MAX_CAPACITY of the bench's Odoo
+GOVERNOR_INTERVAL_S = 0.2
+# Targets of the issue (reported, never asserted).
+TARGETS = {
+    "governed_p95_vs_baseline_max": 1.3,
+    "ungoverned_p95_vs_baseline_min": 5.0,
+    "governed_bulk_vs_ungoverned_min": 0.7,
+    "time_to_lease_p95_s_max": 1.5,
+    "transitions_per_min_max": 2.0,
+}
+
+
+@dataclass(frozen=True)
+class Workload:
+    mode_seconds: float = 240.0
+    wave_period_s: float = 120.0  # one burst per period
+    burst_offset_s: float = 45.0  # burst starts this far into each period
+    burst_seconds: float = 30.0  # a quarter of the period
+    burst_rate: float = 10.0  # critical calls per second during a burst
+    quiet_rate: float = 0.1  # critical calls per second between bursts
+    hot_rows: int = 8
+    bulk_rows_per_job: int = 2
+    bulk_hold_s: float = 1.0  # row locks held this long by each bulk job
+    bulk_capacity: int = 3  # root.bulk capacity in ungoverned and governed
+    backlog: int = 30  # pending root.bulk jobs kept at all times
+    warmup_s: float = 5.0  # bulk runs this long before a mode's clock starts
+    seed: int = 20261127
+
+    def bursts(self):
+        out, start = [], self.burst_offset_s
+        while start < self.mode_seconds:
+            out.append((start, min(start + self.burst_seconds, self.mode_seconds)))
+            start += self.wave_period_s
+        return out
+
+    def in_burst(self, offset):
+        return any(a <= offset < b for a, b in self.bursts())
+
+
+SMOKE = Workload(
+    mode_seconds=8.0,
+    wave_period_s=8.0,
+    burst_offset_s=3.0,
+    burst_seconds=2.0,
+    burst_rate=6.0,
+    quiet_rate=1.0,
+    bulk_hold_s=0.5,
+    backlog=8,
+    warmup_s=1.0,
+)
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot run."""
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description="Critical latency under a bulk backlog: baseline, ungoverned, "
+        "static cap, governed."
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="~8 s per mode, *.smoke.* output files"
+    )
+    parser.add_argument(
+        "--mode-seconds", type=float, help="measured seconds per mode (default 240)"
+    )
+    parser.add_argument("--seed", type=int, help="workload seed")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "bench" / "results", help="result dir"
+    )
+    parser.add_argument(
+        "--keep-logs", type=Path, help="copy Odoo's and the governor's logs here"
+    )
+    parser.add_argument("--verbose", action="store_true", help="Odoo logs at INFO")
+    args = parser.parse_args(argv)
+    workload = SMOKE if args.smoke else Workload()
+    changes = {}
+    if args.mode_seconds:
+        changes["mode_seconds"] = args.mode_seconds
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if changes:
+        workload = Workload(**{**asdict(workload), **changes})
+    args.workload = workload
+    return args
+
+
+# -- statistics ---------------------------------------------------------------
+
+
+def percentile(values, pct):
+    """Linear interpolation (numpy's default); None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * pct / 100.0
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def _round(value, digits=1):
+    return None if value is None else round(value, digits)
+
+
+# -- the critical workload ------------------------------------------------------
+
+
+def critical_schedule(workload):
+    """(offset_s, hot row index) of every critical call: the same for every
+    mode (seeded Poisson arrivals at the burst or quiet rate)."""
+    rng = random.Random(workload.seed)
+    out, offset = [], 0.0
+    while True:
+        rate = workload.burst_rate if workload.in_burst(offset) else workload.quiet_rate
+        step = rng.expovariate(rate)
+        # Do not let a quiet-rate gap jump over the start of a burst.
+        nxt = offset + step
+        starts = [a for a, _b in workload.bursts() if offset < a < nxt]
+        if starts and not workload.in_burst(offset):
+            offset = starts[0]
+            continue
+        offset = nxt
+        if offset >= workload.mode_seconds:
+            return out
+        out.append((offset, rng.randrange(workload.hot_rows)))
+
+
+class CriticalClient:
+    """Order-confirmation-like JSON-RPC calls as a logged-in user."""
+
+    def __init__(self, base_url, db_name, login, password, threads=64):
+        self.base_url = base_url
+        self.local = threading.local()
+        self.pool = ThreadPoolExecutor(max_workers=threads)
+        session = requests.Session()
+        answer = session.post(
+            f"{base_url}/web/session/authenticate",
+            json={
+                "jsonrpc": "2.0",
+                "method": "call",
+                "params": {"db": db_name, "login": login, "password": password},
+            },
+            timeout=HTTP_TIMEOUT_S,
+        )
+        answer.raise_for_status()
+        body = answer.json()
+        if body.get("error") or not body.get("result", {}).get("uid"):
+            raise BenchError(f"cannot log in as {login}: {body.get('error')}")
+        self.cookies = session.cookies.get_dict()
+        session.close()
+
+    def _session(self):
+        session = getattr(self.local, "session", None)
+        if session is None:
+            session = self.local.session = requests.Session()
+            session.cookies.update(self.cookies)
+        return session
+
+    def write(self, partner_id, note):
+        """One call; returns an error string or None."""
+        try:
+            answer = self._session().post(
+                f"{self.base_url}/web/dataset/call_kw/res.partner/write",
+                json={
+                    "jsonrpc": "2.0",
+                    "method": "call",
+                    "params": {
+                        "model": "res.partner",
+                        "method": "write",
+                        "args": [[partner_id], {"comment": note}],
+                        "kwargs": {},
+                    },
+                },
+                timeout=HTTP_TIMEOUT_S,
+            )
+        except requests.RequestException as exc:
+            return type(exc).__name__
+        if answer.status_code != 200:
+            return f"HTTP {answer.status_code}"
+        try:
+            body = answer.json()
+        except ValueError:
+            return "invalid JSON"
+        if body.get("error"):
+            data = body["error"].get("data") or {}
+            return data.get("name") or body["error"].get("message") or "error"
+        return None
+
+    def run(self, schedule, hot_ids, mode):
+        """Fire the schedule open-loop; latency counts from the scheduled time
+        (a call queued behind slow ones is measured as late as it was)."""
+        samples = [None] * len(schedule)
+        start_perf = time.perf_counter()
+        start_wall = time.time()
+
+        def one(index, offset, row):
+            error = self.write(hot_ids[row], f"{mode} call {index}")
+            latency_ms = (time.perf_counter() - start_perf - offset) * 1000
+            samples[index] = {
+                "t": round(offset, 4),
+                "ms": round(latency_ms, 2),
+                "row": row,
+                "error": error,
+            }
+
+        futures = []
+        for index, (offset, row) in enumerate(schedule):
+            delay = start_perf + offset - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(self.pool.submit(one, index, offset, row))
+        for future in futures:
+            future.result()
+        return start_wall, samples
+
+    def close(self):
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- Odoo-side set-up and bookkeeping (in-process registry) -------------------------
+
+
+class OdooSide:
+    """The bench's own Odoo registry: data set-up, enqueuing, resets."""
+
+    def __init__(self, config, db_name):
+        import odoo
+
+        self.odoo = odoo
+        odoo.tools.config.parse_config(
+            ["-c", str(config), "-d", db_name], setup_logging=False
+        )
+        self.registry = odoo.modules.registry.Registry(db_name)
+        self.lock = threading.Lock()
+        self.hot_ids = []
+        self.action_ids = []
+
+    def env(self):
+        """A context manager yielding a superuser env; commits on exit."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def manager():
+            with self.lock, self.registry.cursor() as cr:
+                yield self.odoo.api.Environment(cr, self.odoo.SUPERUSER_ID, {})
+                cr.commit()
+
+        return manager()
+
+    def sql(self, query, params=()):
+        with self.env() as env:
+            env.cr.execute(query, params)
+            return env.cr.fetchall() if env.cr.description else None
+
+    def setup(self, workload):
+        with self.env() as env:
+            partners = env["res.partner"].create(
+                [
+                    {"name": f"{HOT_PREFIX}{i}", "comment": "stock quant"}
+                    for i in range(workload.hot_rows)
+                ]
+            )
+            self.hot_ids = partners.ids
+            model = env["ir.model"]._get("res.partner")
+            actions = env["ir.actions.server"]
+            # One server action per pair of hot rows; rows locked in id order.
+            for pair in combinations(sorted(self.hot_ids), workload.bulk_rows_per_job):
+                code = (
+                    f"rows = env['res.partner'].browse({list(pair)!r})\n"
+                    "rows.write({'comment': 'bulk recompute'})\n"
+                    "rows.flush_recordset()\n"
+                    f"time.sleep({workload.bulk_hold_s!r})\n"
+                )
+                actions |= actions.create(
+                    {
+                        "name": f"peak bench bulk {pair}",
+                        "model_id": model.id,
+                        "state": "code",
+                        "code": code,
+                    }
+                )
+            self.action_ids = actions.ids
+            # Peak mode on, fulfillment windows covering every hour of every
+            # day (one window cannot last 24 h: two of 12 h).
+            env["peak.mode"].set_peak_mode(True, "peak_contention benchmark")
+            days = {day: True for day in ("mon", "tue", "wed", "thu")}
+            days.update(fri=True, sat=True, sun=True)
+            env["peak.fulfillment.window"].create(
+                [
+                    {"name": "bench 00-12", "start_hour": 0.0, "end_hour": 12.0,
+                     "tz": "UTC", **days},
+                    {"name": "bench 12-24", "start_hour": 12.0, "end_hour": 0.0,
+                     "tz": "UTC", **days},
+                ]
+            )  # fmt: skip
+            self._set_capacity(env, workload.bulk_capacity)
+
+    def protected_now(self):
+        raw = self.sql(
+            "SELECT value FROM ir_config_parameter WHERE key = %s",
+            ("peak_base.protected_intervals",),
+        )
+        if not raw:
+            return False
+        data = json.loads(raw[0][0])
+        now = datetime.now(UTC)
+        for start, end in data.get("intervals", []):
+            a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+            b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+            if a <= now < b:
+                return True
+        return False
+
+    @staticmethod
+    def _set_capacity(env, capacity):
+        channel = env["queue.job.channel"].search([("complete_name", "=", CHANNEL)])
+        if not channel:
+            raise BenchError(f"no channel {CHANNEL}")
+        channel.write({"capacity": capacity, "paused": False})
+
+    def set_capacity(self, capacity):
+        with self.env() as env:
+            self._set_capacity(env, capacity)
+
+    def pending_bulk(self):
+        return self.sql(
+            "SELECT count(*) FROM queue_job WHERE channel = %s "
+            "AND state IN ('pending', 'enqueued', 'wait_dependencies')",
+            (CHANNEL,),
+        )[0][0]
+
+    def running_bulk(self):
+        return self.sql(
+            "SELECT count(*) FROM queue_job WHERE channel = %s "
+            "AND state IN ('enqueued', 'started')",
+            (CHANNEL,),
+        )[0][0]
+
+    def enqueue_bulk(self, action_ids):
+        with self.env() as env:
+            actions = env["ir.actions.server"]
+            for action_id in action_ids:
+                actions.browse(action_id).with_delay(
+                    channel=CHANNEL, description="bench bulk recompute"
+                ).run()
+
+    def reset(self, capacity):
+        """No bulk job left running or queued, no lease, given capacity."""
+        self.sql(
+            "SELECT * FROM peak_queue_lease_acquire(%s, %s, 'bench reset', "
+            "'{}'::jsonb, 120)",
+            (CHANNEL, BENCH_HOLDER),
+        )
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while self.running_bulk():
+            if time.monotonic() > deadline:
+                _logger.warning("bulk jobs still running after %ss", DRAIN_TIMEOUT_S)
+                break
+            time.sleep(0.2)
+        with self.env() as env:
+            env["queue.job"].search([("channel", "=", CHANNEL)]).unlink()
+        self.sql("SELECT peak_queue_lease_release(NULL, NULL, 'bench reset')")
+        self.set_capacity(capacity)
+
+    def bulk_done(self, start_wall, end_wall):
+        rows = self.sql(
+            "SELECT state, count(*) FILTER (WHERE date_done >= %s AND date_done < %s)"
+            ", count(*) FROM queue_job WHERE channel = %s GROUP BY state",
+            (_utc(start_wall), _utc(end_wall), CHANNEL),
+        )
+        done = sum(in_window for state, in_window, _ in rows if state == "done")
+        failed = sum(total for state, _, total in rows if state == "failed")
+        return done, failed
+
+    def lease_events(self, since_wall, until_wall):
+        rows = self.sql(
+            "SELECT action, create_date, holder FROM peak_queue_lease_event "
+            "WHERE channel_name = %s AND holder <> %s AND create_date >= %s "
+            "AND create_date <= %s AND action IN ('created', 'released', 'expired') "
+            "ORDER BY id",
+            (CHANNEL, BENCH_HOLDER, _utc(since_wall), _utc(until_wall)),
+        )
+        return [
+            (action, created.replace(tzinfo=UTC).timestamp(), holder)
+            for action, created, holder in rows
+        ]
+
+
+def _utc(wall):
+    return datetime.fromtimestamp(wall, UTC).replace(tzinfo=None)
+
+
+class BulkFeeder(threading.Thread):
+    """Keeps ``backlog`` jobs queued in root.bulk (seeded job choice)."""
+
+    def __init__(self, side, workload):
+        super().__init__(name="bulk-feeder", daemon=True)
+        self.side = side
+        self.workload = workload
+        self.rng = random.Random(workload.seed + 1)
+        self.stop_event = threading.Event()
+        self.enqueued = 0
+        self.error = None
+
+    def top_up(self):
+        missing = self.workload.backlog - self.side.pending_bulk()
+        if missing > 0:
+            ids = [self.rng.choice(self.side.action_ids) for _ in range(missing)]
+            self.side.enqueue_bulk(ids)
+            self.enqueued += missing
+
+    def run(self):
+        try:
+            while not self.stop_event.wait(0.5):
+                self.top_up()
+        except Exception as exc:  # reported by the mode, never swallowed
+            self.error = exc
+            _logger.exception("bulk feeder failed")
+
+    def stop(self):
+        self.stop_event.set()
+        self.join(10)
+
+
+# -- one mode ----------------------------------------------------------------------
+
+
+def lease_intervals(events, end_wall):
+    """[(start, end or None)] from created/released/expired events, in order."""
+    out, start = [], None
+    for action, at, _holder in events:
+        if action == "created" and start is None:
+            start = at
+        elif action in ("released", "expired") and start is not None:
+            out.append((start, at))
+            start = None
+    if start is not None:
+        out.append((start, None))
+    return out
+
+
+def governor_metrics(samples, start_wall, end_wall, events, threshold_ms):
+    """Time to lease / release and transitions, from the lease events and the
+    critical calls (see README: contention onset and calm)."""
+    intervals = lease_intervals(events, end_wall)
+    counted = [e for e in events if start_wall <= e[1] <= end_wall]
+    minutes = (end_wall - start_wall) / 60.0
+
+    def leased_at(moment):
+        return any(
+            a <= moment < (b if b is not None else math.inf) for a, b in intervals
+        )
+
+    slow = sorted(
+        (start_wall + s["t"], start_wall + s["t"] + s["ms"] / 1000.0)
+        for s in samples
+        if s["error"] is None and s["ms"] > threshold_ms
+    )
+    starts = sorted(a for a, _ in intervals)
+    to_lease, unanswered, onsets = [], 0, []
+    last_episode_end = -math.inf
+    for sent, _done in slow:
+        if leased_at(sent) or sent < last_episode_end:
+            continue
+        nxt = [a for a in starts if a >= sent]
+        onsets.append(sent - start_wall)
+        if not nxt:
+            unanswered += 1
+            last_episode_end = math.inf
+            continue
+        to_lease.append(nxt[0] - sent)
+        # The episode lasts until that lease ends.
+        end = next(b for a, b in intervals if a == nxt[0])
+        last_episode_end = end if end is not None else math.inf
+    to_release = []
+    for a, b in intervals:
+        if b is None or b > end_wall:
+            continue
+        waits = [done for _sent, done in slow if a - 5 <= done <= b]
+        calm = max(waits) if waits else a
+        to_release.append(max(0.0, b - calm))
+    return {
+        "time_to_lease_p95_s": _round(percentile(to_lease, 95), 3),
+        "time_to_lease_p50_s": _round(percentile(to_lease, 50), 3),
+        "time_to_lease_samples_s": [round(v, 3) for v in to_lease],
+        "contention_onsets_s": [round(v, 2) for v in onsets],
+        "onsets_without_lease": unanswered,
+        "time_to_release_p95_s": _round(percentile(to_release, 95), 3),
+        "time_to_release_samples_s": [round(v, 3) for v in to_release],
+        "transitions": len(counted),
+        "transitions_per_min": round(len(counted) / minutes, 2),
+        "leases": [
+            [round(a - start_wall, 3), None if b is None else round(b - start_wall, 3)]
+            for a, b in intervals
+        ],
+        "leased_fraction": round(
+            sum(
+                max(0.0, min(b or end_wall, end_wall) - max(a, start_wall))
+                for a, b in intervals
+            )
+            / (end_wall - start_wall),
+            3,
+        ),
+    }
+
+
+def summarize(mode, samples, workload, start_wall, end_wall, bulk):
+    ok = [s["ms"] for s in samples if s["error"] is None]
+    burst = [
+        s["ms"] for s in samples if s["error"] is None and workload.in_burst(s["t"])
+    ]
+    errors = [s["error"] for s in samples if s["error"] is not None]
+    out = {
+        "p50_ms": _round(percentile(ok, 50)),
+        "p95_ms": _round(percentile(ok, 95)),
+        "p99_ms": _round(percentile(ok, 99)),
+        "max_ms": _round(max(ok) if ok else None),
+        "calls": len(samples),
+        "errors": len(errors),
+        "error_kinds": {k: errors.count(k) for k in sorted(set(errors))},
+        "burst_p95_ms": _round(percentile(burst, 95)),
+        "measured_s": round(end_wall - start_wall, 2),
+        "bulk_jobs_per_min": None,
+    }
+    if bulk is not None:
+        done, failed = bulk
+        out["bulk_jobs_done"] = done
+        out["bulk_jobs_failed"] = failed
+        out["bulk_jobs_per_min"] = round(done / ((end_wall - start_wall) / 60.0), 2)
+    return out
+
+
+class Bench:
+    def __init__(self, args, settings, run_id):
+        self.args = args
+        self.workload = args.workload
+        self.settings = settings
+        self.run_id = run_id
+        self.db_name = f"peak_bench_contention_{run_id}"
+        self.scratch = Path(tempfile.mkdtemp(prefix="peak_bench_contention_"))
+        self.created_db = False
+        self.odoo = None
+        self.governor = None
+        self.side = None
+        self.client = None
+        self.password = secrets.token_urlsafe(16)
+
+    # -- lifecycle --------------------------------------------------------
+
+    def start(self):
+        settings = self.settings
+        postgres.ensure_role(settings)
+        if not postgres.ensure_governor_role(settings, settings.governor_role):
+            raise BenchError(
+                f"no governor role {settings.governor_role}: governed mode needs it"
+            )
+        os.environ["PEAK_GOVERNOR_ROLE"] = settings.governor_role
+        init_config = peak_odoo.write_config(
+            settings,
+            self.scratch / "odoo-init.conf",
+            self.db_name,
+            data_dir=self.scratch / "data",
+            workers=0,
+            max_cron_threads=0,
+        )
+        _logger.info("creating throw-away database %s", self.db_name)
+        self.created_db = True
+        peak_odoo.init_database(
+            settings, init_config, self.db_name, MODULES, self.scratch / "init.log"
+        )
+        peak_odoo.set_admin_password(settings, init_config, self.db_name, self.password)
+        self.side = OdooSide(init_config, self.db_name)
+        self.side.setup(self.workload)
+        if not self.side.protected_now():
+            raise BenchError("Peak mode / fulfillment window not in effect")
+        self.port = free_port()
+        config = peak_odoo.write_config(
+            settings,
+            self.scratch / "odoo.conf",
+            self.db_name,
+            queue_capacity=QUEUE_MAX_CAPACITY,
+            data_dir=self.scratch / "data",
+            workers=ODOO_WORKERS,
+            max_cron_threads=0,
+            http_port=self.port,
+            gevent_port=free_port(),
+            http_interface="127.0.0.1",
+            log_level="info",
+            limit_time_real=300,
+        )
+        env = dict(os.environ, ODOO_QUEUE_JOB_MAX_CAPACITY=str(QUEUE_MAX_CAPACITY))
+        env.pop("ODOO_QUEUE_JOB_CHANNELS", None)  # channels come from the DB
+        self.odoo_log = self.scratch / "odoo.log"
+        self.odoo = Child(
+            "odoo",
+            peak_odoo.odoo_argv(settings, config, "-d", self.db_name),
+            self.odoo_log,
+            env=env,
+            cwd=str(ROOT),
+        ).start()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        ready = f"queue job runner ready for db {self.db_name}"
+        while ready not in self.odoo_log.read_text(errors="replace"):
+            if not self.odoo.alive():
+                raise BenchError(f"Odoo exited, see {self.odoo_log}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"jobrunner not ready, see {self.odoo_log}")
+            time.sleep(0.3)
+        base = f"http://127.0.0.1:{self.port}"
+        wait_for_http(f"{base}/web/health", 60, self.odoo.proc)
+        self.client = CriticalClient(base, self.db_name, "admin", self.password)
+        # Warm every worker (registry load, first-request costs): not measured.
+        warm = [(i * 0.02, i % self.workload.hot_rows) for i in range(60)]
+        self.client.run(warm, self.side.hot_ids, "warmup")
+
+    def stop(self):
+        for name in ("governor", "odoo"):
+            child = getattr(self, name)
+            if child is not None:
+                try:
+                    child.stop(grace_s=8)
+                except Exception:
+                    _logger.exception("could not stop %s", name)
+        if self.client is not None:
+            self.client.close()
+        if self.args.keep_logs:
+            self.args.keep_logs.mkdir(parents=True, exist_ok=True)
+            for log in self.scratch.glob("*.log"):
+                shutil.copy(log, self.args.keep_logs / log.name)
+        if self.created_db:
+            try:
+                postgres.drop_database(self.settings, self.db_name)
+                _logger.info("dropped %s", self.db_name)
+            except postgres.PostgresError as exc:
+                _logger.warning("could not drop %s: %s", self.db_name, exc)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def start_governor(self):
+        settings = self.settings
+        dsn = f"dbname={self.db_name} user={settings.governor_role}"
+        if settings.db_host:
+            dsn += f" host={settings.db_host} port={settings.db_port}"
+        port = free_port()
+        argv = [
+            str(settings.venv / "bin" / "peak-governor"),
+            "--dsn",
+            dsn,
+            "--interval",
+            str(GOVERNOR_INTERVAL_S),
+            "--http-port",
+            str(port),
+            "--log-format",
+            "text",
+            "--instance-id",
+            f"bench-governor-{self.run_id}",
+        ]
+        self.governor = Child("peak-governor", argv, self.scratch / "governor.log")
+        self.governor.start()
+        wait_for_http(f"http://127.0.0.1:{port}/healthz", 30, self.governor.proc)
+
+    # -- modes ------------------------------------------------------------
+
+    def run_mode(self, mode, schedule, threshold_ms):
+        workload, side = self.workload, self.side
+        capacity = 1 if mode == "static_cap" else workload.bulk_capacity
+        side.reset(capacity)
+        feeder = None
+        if mode in BULK_MODES:
+            feeder = BulkFeeder(side, workload)
+            feeder.top_up()
+            feeder.start()
+        if mode == "governed":
+            self.start_governor()
+        try:
+            if feeder is not None:
+                deadline = time.monotonic() + 30
+                while not side.running_bulk() and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                time.sleep(workload.warmup_s)
+            _logger.info("mode %s: %s critical calls", mode, len(schedule))
+            start_wall, samples = self.client.run(schedule, side.hot_ids, mode)
+            end_wall = start_wall + workload.mode_seconds
+            time.sleep(max(0.0, end_wall - time.time()))
+            if feeder is not None and feeder.error is not None:
+                raise BenchError(f"bulk feeder failed: {feeder.error}")
+            bulk = side.bulk_done(start_wall, end_wall) if feeder else None
+            result = summarize(mode, samples, workload, start_wall, end_wall, bulk)
+            if mode == "governed":
+                events = side.lease_events(start_wall - 60, end_wall)
+                result.update(
+                    governor_metrics(
+                        samples, start_wall, end_wall, events, threshold_ms
+                    )
+                )
+                result["governor_alive"] = self.governor.alive()
+            result["samples"] = samples
+        finally:
+            if feeder is not None:
+                feeder.stop()
+            if self.governor is not None:
+                self.governor.stop(grace_s=8)
+                self.governor = None
+        _logger.info(
+            "mode %s: p50 %s ms, p95 %s ms, p99 %s ms, errors %s, bulk/min %s",
+            mode,
+            result["p50_ms"],
+            result["p95_ms"],
+            result["p99_ms"],
+            result["errors"],
+            result["bulk_jobs_per_min"],
+        )
+        return result
+
+    def run(self):
+        schedule = critical_schedule(self.workload)
+        machine = _machine(self.side)
+        results = {}
+        threshold_ms = None
+        for mode in MODES:
+            results[mode] = self.run_mode(mode, schedule, threshold_ms or 100.0)
+            if mode == "baseline":
+                threshold_ms = onset_threshold(results["baseline"])
+        self.side.reset(self.workload.bulk_capacity)
+        machine["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+        return build_result(self.workload, results, machine, threshold_ms, self.args)
+
+
+def onset_threshold(baseline):
+    """A critical call is "slow" (contended) above this: 2x the baseline p95,
+    at least 100 ms."""
+    return round(max(2 * (baseline["p95_ms"] or 0), 100.0), 1)
+
+
+def _machine(side):
+    import odoo
+
+    mem_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    cpu_model = ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu_model = next(
+                (
+                    line.split(":", 1)[1].strip()
+                    for line in handle
+                    if line.startswith("model name")
+                ),
+                "",
+            )
+    except OSError:
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gb": round(mem_bytes / 2**30, 1),
+        "postgresql": side.sql("SHOW server_version")[0][0],
+        "python": platform.python_version(),
+        "odoo": odoo.release.version,
+        "odoo_workers": ODOO_WORKERS,
+        "queue_job_max_capacity": QUEUE_MAX_CAPACITY,
+        "governor_interval_s": GOVERNOR_INTERVAL_S,
+        "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
+    }
+
+
+def _ratio(a, b):
+    if a is None or not b:
+        return None
+    return round(a / b, 2)
+
+
+def build_result(workload, results, machine, threshold_ms, args):
+    base, ung = results["baseline"], results["ungoverned"]
+    gov = results["governed"]
+    ratios = {
+        "ungoverned_p95_vs_baseline": _ratio(ung["p95_ms"], base["p95_ms"]),
+        "static_cap_p95_vs_baseline": _ratio(
+            results["static_cap"]["p95_ms"], base["p95_ms"]
+        ),
+        "governed_p95_vs_baseline": _ratio(gov["p95_ms"], base["p95_ms"]),
+        "governed_bulk_vs_ungoverned": _ratio(
+            gov["bulk_jobs_per_min"], ung["bulk_jobs_per_min"]
+        ),
+        "static_cap_bulk_vs_ungoverned": _ratio(
+            results["static_cap"]["bulk_jobs_per_min"], ung["bulk_jobs_per_min"]
+        ),
+    }
+
+    def check(value, bound, upper):
+        if value is None:
+            return None
+        return value <= bound if upper else value >= bound
+
+    targets = {
+        "governed_p95_le_1.3x_baseline": check(
+            ratios["governed_p95_vs_baseline"],
+            TARGETS["governed_p95_vs_baseline_max"],
+            True,
+        ),
+        "ungoverned_p95_ge_5x_baseline": check(
+            ratios["ungoverned_p95_vs_baseline"],
+            TARGETS["ungoverned_p95_vs_baseline_min"],
+            False,
+        ),
+        "governed_bulk_ge_70pct_ungoverned": check(
+            ratios["governed_bulk_vs_ungoverned"],
+            TARGETS["governed_bulk_vs_ungoverned_min"],
+            False,
+        ),
+        "time_to_lease_p95_le_1.5s": check(
+            gov.get("time_to_lease_p95_s"), TARGETS["time_to_lease_p95_s_max"], True
+        ),
+        "transitions_per_min_le_2": check(
+            gov.get("transitions_per_min"), TARGETS["transitions_per_min_max"], True
+        ),
+    }
+    out = {mode: results[mode] for mode in MODES}
+    out.update(
+        {
+            "machine": machine,
+            "workload": asdict(workload),
+            "bursts_s": workload.bursts(),
+            "smoke": bool(args.smoke),
+            "onset_threshold_ms": threshold_ms,
+            "ratios": ratios,
+            "targets": targets,
+            "command": "make bench"
+            if not args.smoke
+            else ".venv/bin/python bench/peak_contention.py --smoke",
+        }
+    )
+    return out
+
+
+# -- output ------------------------------------------------------------------------
+
+
+def _fmt(value, digits=1):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def table(result):
+    w = result["workload"]
+    m = result["machine"]
+    lines = [
+        f"Each mode {w['mode_seconds']:.0f} s, critical bursts of "
+        f"{w['burst_seconds']:.0f} s at {w['burst_rate']:g}/s every "
+        f"{w['wave_period_s']:.0f} s ({w['quiet_rate']:g}/s between), bulk jobs "
+        f"holding {w['bulk_rows_per_job']} of {w['hot_rows']} hot rows for "
+        f"{w['bulk_hold_s']:g} s, backlog {w['backlog']}, seed {w['seed']}.",
+        "",
+        "| mode | critical calls | p50 ms | p95 ms | p99 ms | errors "
+        "| bulk jobs/min | time to lease p95 s | time to release p95 s "
+        "| transitions/min |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for mode in MODES:
+        r = result[mode]
+        lines.append(
+            f"| {mode} | {r['calls']} | {_fmt(r['p50_ms'])} | {_fmt(r['p95_ms'])} "
+            f"| {_fmt(r['p99_ms'])} | {r['errors']} | {_fmt(r['bulk_jobs_per_min'])} "
+            f"| {_fmt(r.get('time_to_lease_p95_s'), 2)} "
+            f"| {_fmt(r.get('time_to_release_p95_s'), 2)} "
+            f"| {_fmt(r.get('transitions_per_min'), 2)} |"
+        )
+    ratios, targets = result["ratios"], result["targets"]
+
+    def verdict(key):
+        value = targets[key]
+        return "n/a" if value is None else ("met" if value else "NOT met")
+
+    gov = result["governed"]
+    lines += [
+        "",
+        "| target | measured | |",
+        "|---|---:|---|",
+        f"| governed p95 <= 1.3x baseline p95 "
+        f"| x{_fmt(ratios['governed_p95_vs_baseline'], 2)} "
+        f"| {verdict('governed_p95_le_1.3x_baseline')} |",
+        f"| ungoverned p95 >= 5x baseline p95 "
+        f"| x{_fmt(ratios['ungoverned_p95_vs_baseline'], 2)} "
+        f"| {verdict('ungoverned_p95_ge_5x_baseline')} |",
+        f"| governed bulk throughput >= 70% of ungoverned "
+        f"| {_fmt(_pct(ratios['governed_bulk_vs_ungoverned']), 0)}% "
+        f"| {verdict('governed_bulk_ge_70pct_ungoverned')} |",
+        f"| time to lease p95 <= 1.5 s | {_fmt(gov.get('time_to_lease_p95_s'), 2)} s "
+        f"| {verdict('time_to_lease_p95_le_1.5s')} |",
+        f"| <= 2 lease transitions per minute "
+        f"| {_fmt(gov.get('transitions_per_min'), 2)} "
+        f"| {verdict('transitions_per_min_le_2')} |",
+        "",
+        f"Static cap p95 = x{_fmt(ratios['static_cap_p95_vs_baseline'], 2)} "
+        f"baseline, bulk throughput "
+        f"{_fmt(_pct(ratios['static_cap_bulk_vs_ungoverned']), 0)}% of ungoverned. "
+        f"Governed: {len(gov.get('leases', []))} leases, root.bulk leased "
+        f"{_fmt(_pct(gov.get('leased_fraction')), 0)}% of the time, "
+        f"{gov.get('onsets_without_lease', 0)} contention onsets without a lease; "
+        f"onset threshold {result['onset_threshold_ms']} ms.",
+        "",
+        f"Machine: {m['cpus']} CPUs ({m['cpu_model'] or 'unknown'}), "
+        f"{m['memory_gb']} GB RAM, PostgreSQL {m['postgresql']}, Python "
+        f"{m['python']}, Odoo {m['odoo']} ({m['odoo_workers']} HTTP workers, "
+        f"queue_job max capacity {m['queue_job_max_capacity']}), governor interval "
+        f"{m['governor_interval_s']} s; 1-min load average "
+        f"{m['loadavg_1m_at_start']} at start, {m['loadavg_1m_at_end']} at end.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _pct(ratio):
+    return None if ratio is None else ratio * 100
+
+
+def plot(result, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(MODES), 1, figsize=(11, 10), sharex=True, sharey=True)
+    for ax, mode in zip(axes, MODES, strict=True):
+        r = result[mode]
+        ok = [s for s in r["samples"] if s["error"] is None]
+        bad = [s for s in r["samples"] if s["error"] is not None]
+        for start, end in result["bursts_s"]:
+            ax.axvspan(start, end, color="0.9", zorder=0)
+        ax.scatter(
+            [s["t"] for s in ok], [max(s["ms"], 0.1) for s in ok], s=4, color="C0"
+        )
+        if bad:
+            ax.scatter(
+                [s["t"] for s in bad],
+                [max(s["ms"], 0.1) for s in bad],
+                s=12,
+                marker="x",
+                color="C3",
+                label="error",
+            )
+        for index, (start, end) in enumerate(r.get("leases", [])):
+            end = result["workload"]["mode_seconds"] if end is None else end
+            ax.axvspan(
+                start,
+                end,
+                color="C1",
+                alpha=0.25,
+                zorder=0,
+                label="root.bulk leased" if index == 0 else None,
+            )
+            ax.axvline(start, color="C1", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_ylabel("ms")
+        ax.set_title(
+            f"{mode}: p50 {_fmt(r['p50_ms'])} ms, p95 {_fmt(r['p95_ms'])} ms, "
+            f"bulk {_fmt(r['bulk_jobs_per_min'])}/min",
+            fontsize=10,
+            loc="left",
+        )
+        if r.get("leases") or bad:
+            ax.legend(loc="upper right", fontsize=8)
+    axes[-1].set_xlabel("seconds into the mode (grey: critical bursts)")
+    fig.suptitle("Critical JSON-RPC latency (res.partner.write on hot rows)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_results(result, output, smoke):
+    output.mkdir(parents=True, exist_ok=True)
+    stem = "peak_contention.smoke" if smoke else "peak_contention"
+    paths = [output / f"{stem}.{ext}" for ext in ("json", "md", "png")]
+    paths[0].write_text(json.dumps(result, indent=1) + "\n")
+    paths[1].write_text("# Peak contention\n\n" + table(result))
+    plot(result, paths[2])
+    return paths
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+    try:
+        settings = peak_settings.load()
+    except peak_settings.SettingsError as exc:
+        _logger.error("%s", exc)
+        return 2
+    logging.getLogger("odoo").setLevel(
+        logging.INFO if args.verbose else logging.WARNING
+    )
+    bench = Bench(args, settings, secrets.token_hex(4))
+    try:
+        bench.start()
+        result = bench.run()
+    except (BenchError, postgres.PostgresError, RuntimeError, psycopg2.Error) as exc:
+        _logger.error("benchmark failed: %s", exc)
+        return 1
+    finally:
+        bench.stop()
+    paths = write_results(result, args.output, args.smoke)
+    print()
+    print(table(result))
+    _logger.info("wrote %s", ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""The peak contention benchmark (bench/peak_contention.py) runs end to end.
+
+``--smoke`` (a few seconds per mode) in a subprocess: its own throw-away
+database, its own Odoo (jobrunner included) and governor, results in a
+temporary directory. Timings are the benchmark's business, never asserted
+here: only that every mode ran and produced numbers.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "bench" / "peak_contention.py"
+TIMEOUT_S = 600
+MODES = ("baseline", "ungoverned", "static_cap", "governed")
+
+
+def test_peak_contention_smoke(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--smoke", "--output", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+    )
+    assert (
+        done.returncode == 0
+    ), f"exit {done.returncode}\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
+
+    result = json.loads((tmp_path / "peak_contention.smoke.json").read_text())
+    assert (tmp_path / "peak_contention.smoke.md").is_file()
+    assert (tmp_path / "peak_contention.smoke.png").stat().st_size > 0
+    # Smoke output never takes the place of a real result.
+    assert not (tmp_path / "peak_contention.json").exists()
+    assert result["smoke"] is True
+    for mode in MODES:
+        numbers = result[mode]
+        assert numbers["calls"] > 0, mode
+        assert numbers["errors"] >= 0, mode
+        for key in ("p50_ms", "p95_ms", "p99_ms"):
+            assert numbers[key] is not None and numbers[key] > 0, (mode, key)
+        if mode == "baseline":
+            assert numbers["bulk_jobs_per_min"] is None
+        else:
+            assert numbers["bulk_jobs_per_min"] >= 0, mode
+    governed = result["governed"]
+    assert governed["governor_alive"] is True
+    assert governed["transitions_per_min"] >= 0
+    for key in ("time_to_lease_p95_s", "time_to_release_p95_s"):
+        assert key in governed  # None when no lease started or ended
+    for key in ("cpus", "memory_gb", "postgresql", "python"):
+        assert result["machine"][key], key
