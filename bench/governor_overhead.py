@@ -20,8 +20,9 @@ the ``PEAK_DB_USER`` role, initialised with ``pgbench -i``, dropped at the
 end whatever happens):
 
 1. throughput: pgbench rounds (default TPC-B-like script, ``-M prepared``),
-   alternating baseline (pgbench alone) and governed (pgbench + the sampler
-   thread), after one warm-up run that is not counted;
+   baseline (pgbench alone) and governed (pgbench + the sampler thread)
+   interleaved in ABBA order (b g g b b g ...: a linear drift cancels) or, with
+   ``--order alternate``, b g b g ..., after one warm-up run not counted;
 2. sample cost: the server filled with idle connections up to ``--connections``
    (or as many as ``max_connections`` allows, minus ``--headroom`` slots left
    for others: the server is never reconfigured), then ``--samples``
@@ -90,8 +91,10 @@ SMOKE = {
     "samples": 20,
 }
 WARMUP_SAMPLES = 10  # psycopg prepares a statement after its 5th execution
+SCALING_SAMPLES = 50  # idle samples per point on the way up
 HEADROOM = 10
 ORDERS = ("abba", "alternate")
+STEAL_NOTE_PCT = 1.0  # CPU steal worth a note in the table
 WAITERS = 5
 LOCK_WAIT_S = 10
 CONNECT_TIMEOUT_S = 5
@@ -490,13 +493,17 @@ def run_throughput(args, pgbench, admin, dsn, db_name):
 # -- the cost of one sample at many connections ---------------------------------
 
 
-def _connection_plan(admin, requested, headroom):
-    max_conn = int(_scalar(admin, "SHOW max_connections"))
-    reserved = int(_scalar(admin, "SHOW superuser_reserved_connections"))
-    clients = _scalar(
+def _client_backends(admin):
+    return _scalar(
         admin,
         "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'",
     )
+
+
+def _connection_plan(admin, requested, headroom):
+    max_conn = int(_scalar(admin, "SHOW max_connections"))
+    reserved = int(_scalar(admin, "SHOW superuser_reserved_connections"))
+    clients = _client_backends(admin)
     allowed = max_conn - reserved - headroom
     target = min(requested, allowed)
     plan = {
@@ -525,73 +532,94 @@ def _wait_for_waiters(admin, db_name, pids):
     raise BenchError(f"the waiters did not queue on the row lock in {LOCK_WAIT_S} s")
 
 
-def _time_samples(sensor, conn, count, check):
-    for _ in range(WARMUP_SAMPLES):
-        check(sensor.sample(conn))
-    total_ms, query_ms = [], []
-    for _ in range(count):
-        clock = time.perf_counter()
-        sample = sensor.sample(conn)
-        total_ms.append((time.perf_counter() - clock) * 1000)
-        query_ms.append(sample.duration_seconds * 1000)
-        check(sample)
-    return total_ms, query_ms
+class SampleCost:
+    """Idle connections up to a target, a blocker and waiters among them, and
+    the sensor on the daemon's kind of connection."""
 
+    def __init__(self, admin, dsn, db_name):
+        self.admin = admin
+        self.dsn = dsn
+        self.db_name = db_name
+        self.sensor = Sensor(db_name)
+        self.conns = []
+        self.threads = []
+        self.sensor_conn = self.blocker = None
+        self.waiters = []
 
-def measure_sample_cost(args, admin, dsn, db_name):
-    """Fill the server with idle connections, then time samples with 0 and
-    ``args.waiters`` backends queued on a row lock."""
-    target, plan = _connection_plan(admin, args.connections, args.headroom)
-    # What the bench opens: the sensor's connection, the blocker, the waiters
-    # and idle ones, up to ``target`` client backends (its admin connection
-    # is already in ``client_backends_before``).
-    to_open = target - plan["client_backends_before"] - 1
-    if to_open < args.waiters + 1:
-        raise BenchError(
-            f"only {to_open} connection slots to open (max_connections "
-            f"{plan['max_connections']}, {plan['client_backends_before']} in use, "
-            f"headroom {args.headroom}): not enough for {args.waiters} waiters"
+    def open(self, waiters):
+        """The sensor's connection (the daemon's conninfo), a root.bulk job's
+        session and ``waiters`` interactive ones, all idle for now."""
+        self.sensor_conn = self._open(conninfo(self.dsn, self.db_name), True)
+        self.blocker = self._open(self._conninfo(BLOCKER_TAG), False)
+        self.waiters = [
+            self._open(self._conninfo(WAITER_TAG), True) for _ in range(waiters)
+        ]
+
+    def _conninfo(self, application_name):
+        return psycopg.conninfo.make_conninfo(
+            self.dsn,
+            dbname=self.db_name,
+            application_name=application_name,
+            connect_timeout=CONNECT_TIMEOUT_S,
         )
-    conns, threads = [], []
-    blocker = None
-    try:
-        sensor_conn = psycopg.connect(conninfo(dsn, db_name), autocommit=True)
-        conns.append(sensor_conn)
-        blocker = connect(dsn, db_name, BLOCKER_TAG, autocommit=False)
-        conns.append(blocker)
-        waiters = [connect(dsn, db_name, WAITER_TAG) for _ in range(args.waiters)]
-        conns.extend(waiters)
-        for _ in range(to_open - args.waiters - 1):
-            try:
-                conns.append(connect(dsn, db_name, "peak-bench-idle"))
-            except psycopg.OperationalError as exc:
-                raise BenchError(
-                    f"connection {len(conns) + 1} refused ({exc}): others took "
-                    "the slots meanwhile; re-run, or lower --connections"
-                ) from exc
-        clients = _scalar(
-            admin,
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE backend_type = 'client backend'",
-        )
-        _logger.info(
-            "%s client backends on the server (%s opened by the bench)",
-            clients,
-            len(conns),
-        )
-        sensor = Sensor(db_name)
-        blocker_pid = blocker.info.backend_pid
 
-        def calm(sample):
-            if sample.waiters:
-                raise BenchError(f"{len(sample.waiters)} unexpected waiters")
+    def _open(self, info, autocommit):
+        try:
+            conn = psycopg.connect(info, autocommit=autocommit)
+        except psycopg.OperationalError as exc:
+            raise BenchError(
+                f"connection {len(self.conns) + 1} refused ({exc}): others took "
+                "the slots meanwhile; re-run, or lower --connections"
+            ) from exc
+        self.conns.append(conn)
+        return conn
 
-        idle_ms, idle_query_ms = _time_samples(sensor, sensor_conn, args.samples, calm)
+    def fill(self, target):
+        """Idle connections until the server has ``target`` client backends,
+        counted before each one (sessions others open meanwhile take the place
+        of ours, so the headroom stays free). On the way up, idle samples at a
+        quarter, half and three quarters: how the sample grows with the
+        connections, what is left of the claim when 300 cannot be reached."""
+        steps = [target * k // 4 for k in (1, 2, 3)]
+        points = []
+        clients = _client_backends(self.admin)
+        while clients < target:
+            if steps and clients >= steps[0]:
+                steps = [step for step in steps if step > clients]
+                total_ms, _ = self.time(SCALING_SAMPLES, self.calm)
+                points.append(
+                    {
+                        "connections": clients,
+                        "idle_p50_ms": round(_percentile(total_ms, 50), 3),
+                    }
+                )
+            self._open(self._conninfo("peak-bench-idle"), True)
+            clients = _client_backends(self.admin)
+        return clients, points
 
-        # The same connections, now a bulk job holding a row and requests
-        # queued behind it.
-        blocker.execute(LOCK_ROW_SQL)
-        for conn in waiters:
+    def time(self, count, check):
+        """``count`` samples back to back (after WARMUP_SAMPLES untimed):
+        (whole sample() ms, the sensor's query-only ms)."""
+        for _ in range(WARMUP_SAMPLES):
+            check(self.sensor.sample(self.sensor_conn))
+        total_ms, query_ms = [], []
+        for _ in range(count):
+            clock = time.perf_counter()
+            sample = self.sensor.sample(self.sensor_conn)
+            total_ms.append((time.perf_counter() - clock) * 1000)
+            query_ms.append(sample.duration_seconds * 1000)
+            check(sample)
+        return total_ms, query_ms
+
+    @staticmethod
+    def calm(sample):
+        if sample.waiters:
+            raise BenchError(f"{len(sample.waiters)} unexpected waiters")
+
+    def queue_waiters(self):
+        """The blocker takes a row; every waiter queues behind it."""
+        self.blocker.execute(LOCK_ROW_SQL)
+        for conn in self.waiters:
 
             def wait(conn=conn):
                 try:
@@ -601,38 +629,67 @@ def measure_sample_cost(args, admin, dsn, db_name):
 
             thread = threading.Thread(target=wait, daemon=True)
             thread.start()
-            threads.append(thread)
-        _wait_for_waiters(admin, db_name, [c.info.backend_pid for c in waiters])
+            self.threads.append(thread)
+        pids = [c.info.backend_pid for c in self.waiters]
+        _wait_for_waiters(self.admin, self.db_name, pids)
 
-        def locked(sample):
-            if len(sample.waiters) != args.waiters:
-                raise BenchError(
-                    f"the sample saw {len(sample.waiters)} waiters, not {args.waiters}"
-                )
-            if blocker_pid not in sample.blockers:
-                raise BenchError("the sample did not name the blocker")
-            if sample.blockers[blocker_pid].role_label != "bulk":
-                raise BenchError("the blocker was not attributed to root.bulk")
+    def locked(self, sample):
+        blocker_pid = self.blocker.info.backend_pid
+        if len(sample.waiters) != len(self.waiters):
+            raise BenchError(
+                f"the sample saw {len(sample.waiters)} waiters, "
+                f"not {len(self.waiters)}"
+            )
+        if blocker_pid not in sample.blockers:
+            raise BenchError("the sample did not name the blocker")
+        if sample.blockers[blocker_pid].role_label != "bulk":
+            raise BenchError("the blocker was not attributed to root.bulk")
 
-        wait_ms, wait_query_ms = _time_samples(
-            sensor, sensor_conn, args.samples, locked
-        )
-        clients_after = _scalar(
-            admin,
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE backend_type = 'client backend'",
-        )
-    finally:
-        if blocker is not None and not blocker.closed:
-            blocker.rollback()
-        for thread in threads:
+    def close(self):
+        if self.blocker is not None and not self.blocker.closed:
+            self.blocker.rollback()  # the waiters go through and finish
+        for thread in self.threads:
             thread.join(LOCK_WAIT_S)
-        for conn in conns:
+        for conn in self.conns:
             conn.close()
+
+
+def measure_sample_cost(args, admin, dsn, db_name):
+    """Fill the server with idle connections, then time samples with 0 and
+    ``args.waiters`` backends queued on a row lock, on the same connections."""
+    target, plan = _connection_plan(admin, args.connections, args.headroom)
+    # The bench opens the sensor's connection, the blocker, the waiters and
+    # idle ones (its admin connection is already in client_backends_before).
+    free = target - plan["client_backends_before"]
+    if free < args.waiters + 2:
+        raise BenchError(
+            f"only {free} connection slots to open (max_connections "
+            f"{plan['max_connections']}, {plan['client_backends_before']} in use, "
+            f"headroom {args.headroom}): not enough for {args.waiters} waiters"
+        )
+    bench = SampleCost(admin, dsn, db_name)
+    try:
+        bench.open(args.waiters)
+        clients, scaling = bench.fill(target)
+        _logger.info(
+            "%s client backends on the server (%s opened by the bench)",
+            clients,
+            len(bench.conns),
+        )
+        cpu_before = _cpu_times()
+        idle_ms, idle_query_ms = bench.time(args.samples, bench.calm)
+        bench.queue_waiters()
+        wait_ms, wait_query_ms = bench.time(args.samples, bench.locked)
+        cpu = _cpu_usage(cpu_before, _cpu_times())
+        clients_after = _client_backends(admin)
+        others = _others(admin, db_name)
+        opened = len(bench.conns)
+    finally:
+        bench.close()
     waited, idle = _stats(wait_ms), _stats(idle_ms)
     return {
         "connections": min(clients, clients_after),
-        "opened_by_bench": len(conns),
+        "opened_by_bench": opened,
         "waiters": args.waiters,
         "p50_ms": waited["p50_ms"],
         "p95_ms": waited["p95_ms"],
@@ -642,8 +699,14 @@ def measure_sample_cost(args, admin, dsn, db_name):
         "idle_p95_ms": idle["p95_ms"],
         "idle_max_ms": idle["max_ms"],
         "idle_query_p50_ms": round(_percentile(idle_query_ms, 50), 3),
+        "idle_by_connections": [
+            *scaling,
+            {"connections": clients, "idle_p50_ms": idle["p50_ms"]},
+        ],
         "samples": args.samples,
         "warmup_samples": WARMUP_SAMPLES,
+        **cpu,
+        "others_at_end": others,
         "connection_plan": plan,
     }
 
@@ -743,11 +806,20 @@ def _limit_note(sample):
     )
 
 
-def _others_count(entry):
-    """Most client backends of other databases seen at a round's start or end."""
-    return max(
+def _disturbances(entry):
+    """What else happened during a round: sessions of other databases (most
+    seen at its start or end), checkpoints, CPU taken by the hypervisor."""
+    found = []
+    others = max(
         sum(entry["others_at_start"].values()), sum(entry["others_at_end"].values())
     )
+    if others:
+        found.append(f"{others} other sessions")
+    if entry["checkpoints"]:
+        found.append(f"{entry['checkpoints']} checkpoint")
+    if entry.get("cpu_steal_pct", 0) >= STEAL_NOTE_PCT:
+        found.append(f"steal {entry['cpu_steal_pct']}%")
+    return ", ".join(found) or "-"
 
 
 def _table(result):
@@ -760,33 +832,33 @@ def _table(result):
         f"per mode, interleaved: {' '.join(bench['sequence'])}",
         "",
         "| round | baseline TPS | governed TPS (sensor at 1 Hz) "
-        "| governed / baseline | other sessions on the server (b / g) "
-        "| checkpoints (b / g) |",
-        "|---:|---:|---:|---:|---:|---:|",
+        "| governed / baseline | disturbances (b / g) |",
+        "|---:|---:|---:|---:|---|",
     ]
     detail = {(r["round"], r["mode"]): r for r in result["rounds_detail"]}
     for index, (b, g) in enumerate(zip(baseline, governed, strict=True), 1):
         base, gov = detail[index, "baseline"], detail[index, "governed"]
         lines.append(
             f"| {index} | {b:.1f} | {g:.1f} | {g / b:.3f} "
-            f"| {_others_count(base)} / {_others_count(gov)} "
-            f"| {base['checkpoints']} / {gov['checkpoints']} |"
+            f"| {_disturbances(base)} / {_disturbances(gov)} |"
         )
     ci95 = result["round_ratio_ci95"]
     ci_text = f"[{ci95[0]:.3f}, {ci95[1]:.3f}]" if ci95 else "n/a (one round)"
     lines += [
         f"| median | {statistics.median(baseline):.1f} "
         f"| {statistics.median(governed):.1f} | **{result['ratio_median']:.3f}** "
-        "| | |",
+        "| |",
         f"| mean | {statistics.fmean(baseline):.1f} "
-        f"| {statistics.fmean(governed):.1f} | {result['ratio_mean']:.3f} | | |",
+        f"| {statistics.fmean(governed):.1f} | {result['ratio_mean']:.3f} | |",
         "",
         f"governed / baseline: median {result['ratio_median']:.3f}, mean "
         f"{result['ratio_mean']:.3f} (target >= {result['target_ratio']}: "
         f"{'met' if result['target_met'] else 'NOT met'}). Paired rounds: "
         f"geometric mean {result['round_ratio_geomean']:.3f}, 95 % interval "
         f"{ci_text}; the baseline rounds alone vary by "
-        f"{result['baseline_cv_pct']}% (coefficient of variation).",
+        f"{result['baseline_cv_pct']}% (coefficient of variation). Disturbances: "
+        "sessions of other databases on the server, checkpoints and CPU steal "
+        "during a round (b = its baseline run, g = its governed run).",
         "",
         f"The sampler took {under['samples']} samples during the governed rounds: "
         f"p50 {under['p50_ms']:.2f} ms, p95 {under['p95_ms']:.2f} ms, max "
@@ -806,6 +878,17 @@ def _table(result):
         f"| {sample['query_p50_ms']:.2f} |",
         f"| 0 waiters | {sample['idle_p50_ms']:.2f} | {sample['idle_p95_ms']:.2f} "
         f"| {sample['idle_max_ms']:.2f} | {sample['idle_query_p50_ms']:.2f} |",
+        "",
+        "0 waiters on the way up (p50 ms at client backends): "
+        + ", ".join(
+            f"{p['idle_p50_ms']:.2f} at {p['connections']}"
+            for p in sample["idle_by_connections"]
+        )
+        + ".",
+        "",
+        f"CPU while timing: idle {sample.get('cpu_idle_pct', '?')}%, steal "
+        f"{sample.get('cpu_steal_pct', '?')}%; sessions of other databases: "
+        f"{sum(sample['others_at_end'].values())}.",
     ]
     note = _limit_note(sample)
     if note:
