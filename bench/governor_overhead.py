@@ -41,7 +41,6 @@ import json
 import logging
 import math
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -63,6 +62,7 @@ from peak_governor.sensor import Sensor
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import bench_machine  # noqa: E402 - beside this script
 from peak_dev import postgres  # noqa: E402
 from peak_dev import settings as peak_settings  # noqa: E402
 
@@ -715,26 +715,9 @@ def measure_sample_cost(args, admin, dsn, db_name):
 
 
 def _machine(admin, pgbench_version):
-    mem_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    cpu_model = ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu_model = next(
-                (
-                    line.split(":", 1)[1].strip()
-                    for line in handle
-                    if line.startswith("model name")
-                ),
-                "",
-            )
-    except OSError:
-        pass
     return {
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "memory_gb": round(mem_bytes / 2**30, 1),
+        **bench_machine.host(),
         "postgresql": _scalar(admin, "SHOW server_version"),
-        "python": platform.python_version(),
         "pgbench": pgbench_version,
         "shared_buffers": _scalar(admin, "SHOW shared_buffers"),
         "synchronous_commit": _scalar(admin, "SHOW synchronous_commit"),

@@ -34,7 +34,6 @@ import json
 import logging
 import math
 import os
-import platform
 import random
 import secrets
 import shutil
@@ -55,6 +54,7 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import bench_machine  # noqa: E402 - beside this script
 from peak_dev import odoo as peak_odoo  # noqa: E402
 from peak_dev import postgres  # noqa: E402
 from peak_dev import settings as peak_settings  # noqa: E402
@@ -812,26 +812,9 @@ def onset_threshold(baseline):
 def _machine(side):
     import odoo
 
-    mem_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    cpu_model = ""
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu_model = next(
-                (
-                    line.split(":", 1)[1].strip()
-                    for line in handle
-                    if line.startswith("model name")
-                ),
-                "",
-            )
-    except OSError:
-        pass
     return {
-        "cpus": os.cpu_count(),
-        "cpu_model": cpu_model,
-        "memory_gb": round(mem_bytes / 2**30, 1),
+        **bench_machine.host(),
         "postgresql": side.sql("SHOW server_version")[0][0],
-        "python": platform.python_version(),
         "odoo": odoo.release.version,
         "odoo_workers": ODOO_WORKERS,
         "queue_job_max_capacity": QUEUE_MAX_CAPACITY,
