@@ -10,6 +10,28 @@ import os
 
 import pytest
 
+
+def _import_odoo_test_framework_in_test_mode():
+    """pytest-odoo imports ``odoo.tests`` right after parsing Odoo's config,
+    outside test mode, and Odoo then logs an ERROR with a stack trace that
+    reads as a failure. Importing it here, inside test mode, keeps the log
+    clean. Test mode is switched off again: pytest-odoo turns it on per test
+    module, and on while loading the registry it would run post-install tests.
+    """
+    try:
+        from odoo.tools import config
+    except ImportError:  # tests that need no Odoo
+        return
+    previous = config["test_enable"]
+    config["test_enable"] = True
+    try:
+        import odoo.tests.common  # noqa: F401
+    finally:
+        config["test_enable"] = previous
+
+
+_import_odoo_test_framework_in_test_mode()
+
 _skipped: list[tuple[str, str]] = []
 
 

@@ -4,7 +4,8 @@ import subprocess
 import sys
 
 import pytest
-from peak_dev import settings
+from peak_dev import processes, settings
+from peak_dev.seaweed import SeaweedS3
 
 
 def test_defaults_are_valid(monkeypatch):
@@ -74,3 +75,81 @@ def test_governor_command_is_installed():
     )
     assert done.returncode == 0
     assert done.stdout.strip().startswith("peak-governor 0.")
+
+
+def _time_wait_on(port: int) -> None:
+    """Leave a connection in TIME_WAIT on ``port``, as a stopped Odoo does:
+    the server side closes first, then its listener goes away."""
+    import socket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen()
+    client = socket.create_connection(("127.0.0.1", port))
+    served, _ = listener.accept()
+    served.close()  # active close: the TIME_WAIT stays on the server's port
+    client.recv(1)
+    client.close()
+    listener.close()
+
+
+def _time_wait_ports() -> set[int]:
+    done = subprocess.run(
+        ["ss", "-Htan", "state", "time-wait"], capture_output=True, text=True
+    )
+    return {int(line.split()[2].rsplit(":", 1)[1]) for line in done.stdout.splitlines()}
+
+
+def test_port_left_in_time_wait_counts_as_free_for_a_restart():
+    port = processes.free_port()
+    _time_wait_on(port)
+    assert port in _time_wait_ports()  # the situation of a quick restart
+    assert processes.port_is_free(port)
+
+
+def test_port_with_a_listener_is_reported_in_use():
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("0.0.0.0", 0))
+        listener.listen()
+        assert not processes.port_is_free(listener.getsockname()[1])
+
+
+def test_embedded_s3_stops_promptly_and_keeps_its_objects(tmp_path):
+    import hashlib
+    import os
+
+    server = SeaweedS3(tmp_path / "s3", bucket="peak-restart")
+    server.start()
+    bucket = server.credentials.bucket
+    written = {}
+    try:
+        client = server.client()
+        for index in range(12):
+            body = os.urandom(40_000)
+            client.put_object(Bucket=bucket, Key=f"labels/{index}", Body=body)
+            written[f"labels/{index}"] = hashlib.sha1(body).hexdigest()
+    finally:
+        server.stop()
+    assert not server.alive() and not server.gateway.alive()
+    # Stopped in order, no SIGTERM left waiting: the log says so.
+    assert "ignored SIGTERM" not in (tmp_path / "s3" / "seaweedfs-s3.log").read_text()
+
+    again = SeaweedS3(tmp_path / "s3", bucket="peak-restart").start()
+    try:
+        client = again.client()
+        for key, sha in written.items():
+            body = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+            assert hashlib.sha1(body).hexdigest() == sha, key
+    finally:
+        again.stop()
+
+
+def test_embedded_s3_refuses_a_bad_bucket_name_at_once(tmp_path):
+    server = SeaweedS3(tmp_path / "s3", bucket="no")  # S3 wants 3 characters
+    with pytest.raises(RuntimeError, match="InvalidBucketName"):
+        server.start()
+    assert not server.alive()

@@ -20,12 +20,32 @@ def free_port() -> int:
 
 
 def port_is_free(port: int) -> bool:
+    """True unless something listens on ``port``. Binds as the servers do,
+    with SO_REUSEADDR, so connections left in TIME_WAIT by a stack stopped a
+    moment ago do not count as in use; a listener still does."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
             return False
         return True
+
+
+def wait_for_port(port: int, timeout_s: float, proc: subprocess.Popen | None = None):
+    """Wait until something accepts TCP connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(
+                f"process exited with {proc.returncode} before port {port} listened"
+            )
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing listened on port {port} within {timeout_s:.0f}s")
 
 
 def wait_for_http(url: str, timeout_s: float, proc: subprocess.Popen | None = None):
@@ -80,6 +100,10 @@ class Child:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    # Logged when a child outlives its grace period; a child whose slow
+    # SIGTERM is known and harmless lowers it to INFO.
+    slow_stop_level = logging.WARNING
+
     def stop(self, grace_s: float = 6.0) -> None:
         """SIGTERM the whole group, SIGKILL what is left after ``grace_s``."""
         if self.proc is None or self.proc.poll() is not None:
@@ -91,8 +115,11 @@ class Child:
         try:
             self.proc.wait(grace_s)
         except subprocess.TimeoutExpired:
-            _logger.warning(
-                "%s ignored SIGTERM for %.0fs, killing it", self.name, grace_s
+            _logger.log(
+                self.slow_stop_level,
+                "%s ignored SIGTERM for %.1fs, killing it",
+                self.name,
+                grace_s,
             )
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)

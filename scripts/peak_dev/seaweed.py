@@ -8,10 +8,23 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .processes import Child, free_port, wait_for_http
+from .processes import Child, free_port, wait_for_http, wait_for_port
 
 _logger = logging.getLogger(__name__)
 READY_TIMEOUT_S = 60
+# `weed server` waits 15 s (hard-coded) on SIGTERM for its filer's own
+# metadata subscription to end. Its filer store and volumes write through on
+# every request, so once the S3 gateway is stopped a kill loses nothing: the
+# data-survives-restart test proves it.
+SERVER_STOP_GRACE_S = 1.0
+PROBE_KEY = ".peak-ready-probe"
+# Errors that waiting does not cure: report them at once.
+FINAL_ERRORS = {
+    "InvalidBucketName",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+}
 
 
 @dataclass
@@ -91,18 +104,37 @@ class SeaweedS3(Child):
             "-volume.max=20",
             f"-volume.port={ports['volume']}",
             f"-volume.port.grpc={ports['volume.grpc']}",
+            # Its default 10 s pause between the last heartbeat and shutdown
+            # lets a cluster master re-route writes; one local server has none.
+            "-volume.preStopSeconds=0",
             "-filer",
             f"-filer.port={ports['filer']}",
             f"-filer.port.grpc={ports['filer.grpc']}",
-            "-s3",
-            f"-s3.port={self.s3_port}",
-            f"-s3.port.grpc={ports['s3.grpc']}",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            f"-s3.config={data_dir / 's3-identities.json'}",
             "-metricsPort=0",
         ]
         super().__init__("seaweedfs", argv, data_dir / "seaweedfs.log", cwd=data_dir)
+        self.filer_grpc_port = ports["filer.grpc"]
+        # The S3 gateway runs as its own process: inside `weed server` its
+        # metadata subscription keeps the filer's graceful stop waiting 15 s.
+        # Stopped first, it lets the filer and volumes close in well under 1 s.
+        self.gateway = Child(
+            "seaweedfs-s3",
+            [
+                weed,
+                "s3",
+                # host:port.grpcPort: without it the gRPC port is taken as +10000
+                f"-filer=127.0.0.1:{ports['filer']}.{ports['filer.grpc']}",
+                "-ip.bind=127.0.0.1",
+                f"-port={self.s3_port}",
+                f"-port.grpc={ports['s3.grpc']}",
+                "-port.iceberg=0",
+                "-port.lance=0",
+                f"-config={data_dir / 's3-identities.json'}",
+                "-metricsPort=0",
+            ],
+            data_dir / "seaweedfs-s3.log",
+            cwd=data_dir,
+        )
 
     def client(self):
         import boto3
@@ -121,28 +153,54 @@ class SeaweedS3(Child):
 
     def start(self) -> "SeaweedS3":
         super().start()
-        wait_for_http(self.credentials.endpoint_url, READY_TIMEOUT_S, self.proc)
-        self._ensure_bucket()
+        try:
+            # A gateway started before the filer's gRPC listens backs off for
+            # minutes; the filer needs the master's election first (~15 s).
+            wait_for_port(self.filer_grpc_port, READY_TIMEOUT_S, self.proc)
+            self.gateway.start()
+            wait_for_http(
+                self.credentials.endpoint_url, READY_TIMEOUT_S, self.gateway.proc
+            )
+            self._ensure_bucket()
+        except BaseException:
+            self.stop()
+            raise
         return self
 
+    def alive(self) -> bool:
+        return super().alive() and self.gateway.alive()
+
+    slow_stop_level = logging.INFO
+
+    def stop(self, grace_s: float = 6.0) -> None:
+        """The gateway first (clean and fast), then master, volume and filer."""
+        self.gateway.stop(grace_s)
+        super().stop(min(grace_s, SERVER_STOP_GRACE_S))
+
     def _ensure_bucket(self) -> None:
-        # The S3 gateway answers before the filer has its volumes: retry briefly.
+        """Create the bucket if missing, then wait until an object really
+        round-trips: the gateway answers before the volumes are registered,
+        and right after a restart a read can fail for a moment."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         client = self.client()
+        bucket = self.credentials.bucket
         deadline = time.monotonic() + READY_TIMEOUT_S
         while True:
             try:
-                client.head_bucket(Bucket=self.credentials.bucket)
+                try:
+                    client.head_bucket(Bucket=bucket)
+                except ClientError:
+                    client.create_bucket(Bucket=bucket)
+                client.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"ready")
+                client.get_object(Bucket=bucket, Key=PROBE_KEY)["Body"].read()
+                client.delete_object(Bucket=bucket, Key=PROBE_KEY)
                 return
-            except (BotoCoreError, ClientError):
-                pass
-            try:
-                client.create_bucket(Bucket=self.credentials.bucket)
-                return
-            except (BotoCoreError, ClientError) as exc:
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code in FINAL_ERRORS or time.monotonic() > deadline:
+                    raise RuntimeError(f"SeaweedFS S3 is not usable: {exc}") from exc
+            except BotoCoreError as exc:
                 if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"SeaweedFS S3 never became usable: {exc}"
-                    ) from exc
-            time.sleep(0.5)
+                    raise RuntimeError(f"SeaweedFS S3 is not usable: {exc}") from exc
+            time.sleep(0.3)
