@@ -23,6 +23,15 @@
         "views/res_config_settings_views.xml",
         "views/peak_queue_menus.xml",
     ],
+    "assets": {
+        "web.assets_backend": [
+            "peak_queue/static/src/channel_list/channel_list.js",
+            "peak_queue/static/src/channel_list/channel_list.xml",
+        ],
+        "web.assets_tests": [
+            "peak_queue/static/src/tours/channels_banner_tour.js",
+        ],
+    },
     # Patches queue_job's jobrunner so leases hold and expire inside it: load
     # server-wide (server_wide_modules = base,web,queue_job,peak_queue).
     "post_load": "post_load",

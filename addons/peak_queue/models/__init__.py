@@ -1,5 +1,6 @@
 from . import ir_cron
 from . import ir_http
+from . import peak_governor_status
 from . import peak_housekeeping
 from . import peak_queue_function_rule
 from . import peak_queue_lease

@@ -41,6 +41,15 @@ class QueueJobChannel(models.Model):
     )
     pending_count = fields.Integer(compute="_compute_job_counts", string="Pending")
     running_count = fields.Integer(compute="_compute_job_counts", string="Running")
+    # queue_job reads capacity 0 as "no limit", which a bare 0 hides.
+    capacity_label = fields.Char(compute="_compute_capacity_label", string="Capacity")
+
+    @api.depends("capacity")
+    def _compute_capacity_label(self):
+        for channel in self:
+            channel.capacity_label = (
+                str(channel.capacity) if channel.capacity else self.env._("unlimited")
+            )
 
     @api.depends("priority_class", "parent_id.effective_class")
     def _compute_effective_class(self):

@@ -1,52 +1,112 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
+import math
+
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
-# The governor reads these system parameters at start (below its flags and
-# env, above its defaults; governor/README.md). Empty: the governor's default.
-GOVERNOR_PARAMS = {
-    "peak_governor_elevated_age": "peak_governor.protected_elevated_enter_age",
-    "peak_governor_severe_age": "peak_governor.protected_severe_enter_age",
-    "peak_governor_min_dwell": "peak_governor.min_dwell_seconds",
-    "peak_governor_max_pause": "peak_governor.max_pause_seconds",
-}
+from ..lib import governor_settings
+
+EDITABLE = governor_settings.EDITABLE
 
 
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
+    # Read by the governor at start, below its flags and env and above its
+    # defaults (governor/README.md). A value equal to the governor's default
+    # is stored as "unset", so a later default applies to it.
     peak_governor_elevated_age = fields.Float(
         "Elevated after (s)",
-        config_parameter=GOVERNOR_PARAMS["peak_governor_elevated_age"],
         help="In a fulfillment window, contention is elevated once order work "
-        "has waited this long on a lock (governor default 0.25 s).",
+        "has waited this long on a lock.",
     )
     peak_governor_severe_age = fields.Float(
         "Severe after (s)",
-        config_parameter=GOVERNOR_PARAMS["peak_governor_severe_age"],
-        help="In a fulfillment window, one wait this long is severe "
-        "(governor default 2.5 s).",
+        help="In a fulfillment window, one wait this long is severe.",
     )
     peak_governor_min_dwell = fields.Float(
         "Calm for (s) before resuming",
-        config_parameter=GOVERNOR_PARAMS["peak_governor_min_dwell"],
         help="Contention must stay lower this long before the governor steps "
-        "down a level (governor default 10 s).",
+        "down a level.",
     )
     peak_governor_max_pause = fields.Float(
         "Longest pause per hour (s)",
-        config_parameter=GOVERNOR_PARAMS["peak_governor_max_pause"],
         help="A channel paused longer than this within an hour trickles (one job "
-        "at a time) for a while (governor default 900 s).",
+        "at a time) for a while.",
+    )
+    peak_governor_defaults_note = fields.Char(
+        compute="_compute_peak_governor_status", string="Governor defaults"
+    )
+    peak_governor_status_html = fields.Html(
+        compute="_compute_peak_governor_status",
+        string="Governor status",
+        sanitize=False,
     )
 
-    @api.constrains(*GOVERNOR_PARAMS)
+    def _compute_peak_governor_status(self):
+        defaults = governor_settings.defaults()
+        if defaults:
+            note = self.env._(
+                "Defaults in force when left unchanged: elevated after %(elevated)s s, "
+                "severe after %(severe)s s, calm for %(dwell)s s, longest pause "
+                "%(pause)s s per hour.",
+                elevated=defaults["protected_elevated_enter_age"],
+                severe=defaults["protected_severe_enter_age"],
+                dwell=defaults["min_dwell_seconds"],
+                pause=defaults["max_pause_seconds"],
+            )
+        else:
+            note = self.env._(
+                "The peak-governor package is not installed next to Odoo: its "
+                "defaults cannot be shown here, and 0 means its default."
+            )
+        html = self.env["peak.governor.status"].render_html()
+        for settings in self:
+            settings.peak_governor_defaults_note = note
+            settings.peak_governor_status_html = html
+
+    @api.model
+    def get_values(self):
+        res = super().get_values()
+        params = self.env["ir.config_parameter"].sudo()
+        defaults = governor_settings.defaults()
+        for field_name, setting in EDITABLE.items():
+            raw = params.get_param(governor_settings.PARAM_PREFIX + setting)
+            try:
+                value = float(raw) if raw else None
+            except ValueError:
+                value = None  # the governor refuses it at start, and says why
+            res[field_name] = value if value is not None else defaults.get(setting, 0.0)
+        return res
+
+    def set_values(self):
+        super().set_values()
+        params = self.env["ir.config_parameter"].sudo()
+        defaults = governor_settings.defaults()
+        for field_name, setting in EDITABLE.items():
+            value = self[field_name]
+            default = defaults.get(setting, 0.0)
+            key = governor_settings.PARAM_PREFIX + setting
+            if math.isclose(value, default) or (not defaults and not value):
+                params.set_param(key, False)
+            else:
+                params.set_param(key, repr(value))
+
+    @api.constrains(*EDITABLE)
     def _check_governor_settings(self):
         for settings in self:
-            for name in GOVERNOR_PARAMS:
-                if settings[name] < 0:
+            for field_name in EDITABLE:
+                if settings[field_name] < 0:
                     raise ValidationError(
                         self.env._(
-                            "%s cannot be negative.", settings._fields[name].string
+                            "%s cannot be negative.",
+                            settings._fields[field_name].string,
                         )
                     )
+            message = governor_settings.refusal(
+                {setting: settings[f] for f, setting in EDITABLE.items()}
+            )
+            if message:
+                raise ValidationError(
+                    self.env._("The governor would refuse to start: %s", message)
+                )

@@ -1,0 +1,58 @@
+"""The governor settings that Settings > Peak Operations edits (no ORM).
+
+Their defaults and their validation are the governor's own code
+(``peak_governor.policy``), so Odoo shows the default actually in force and
+refuses exactly what the governor would refuse at its start, with its words.
+When the governor package is not installed next to Odoo, :func:`available`
+is false and Settings says so instead of guessing.
+"""
+
+try:
+    from peak_governor.config import ConfigError, apply_policy_settings, policy_fields
+    from peak_governor.policy import PolicyConfig
+except ImportError:  # an Odoo image without the governor package
+    PolicyConfig = None
+
+#: Settings field -> the governor's flat setting name (system parameter
+#: ``peak_governor.<name>``, flag ``--<name>``, env ``PEAK_GOVERNOR_<NAME>``).
+EDITABLE = {
+    "peak_governor_elevated_age": "protected_elevated_enter_age",
+    "peak_governor_severe_age": "protected_severe_enter_age",
+    "peak_governor_min_dwell": "min_dwell_seconds",
+    "peak_governor_max_pause": "max_pause_seconds",
+}
+PARAM_PREFIX = "peak_governor."
+
+
+def available() -> bool:
+    return PolicyConfig is not None
+
+
+def defaults() -> dict[str, float]:
+    """The governor's default for each editable setting, by setting name."""
+    if PolicyConfig is None:
+        return {}
+    known = policy_fields()
+    out = {}
+    for name in EDITABLE.values():
+        value = PolicyConfig()
+        for part in known[name][0]:
+            value = getattr(value, part)
+        out[name] = float(value)
+    return out
+
+
+def refusal(values: dict[str, float]) -> str | None:
+    """The governor's own message refusing ``{setting name: value}``, or None
+    when it would start with them (None too when it is not installed here)."""
+    if PolicyConfig is None:
+        return None
+    try:
+        policy = apply_policy_settings(
+            PolicyConfig(),
+            {name: (f"Odoo {PARAM_PREFIX}{name}", v) for name, v in values.items()},
+        )
+        policy.validate()
+    except (ConfigError, ValueError) as exc:
+        return str(exc)
+    return None
