@@ -15,6 +15,13 @@ heartbeat on peak_queue's contract tables. The real ``peak-governor``
 process cannot run here: it refuses a database without peak_queue's contract
 (``peak_queue_contract_version()``), and pgbench's database has no Odoo.
 
+Where: by default a private PostgreSQL 15 instance (initdb + pg_ctl in a
+temporary directory, Unix socket only, ``max_connections`` = ``--connections``
++ 50, otherwise initdb's defaults; stopped and removed at the end), so the
+sample is timed at the 300 client connections it claims instead of
+extrapolated from the shared server's ``max_connections``; ``--server
+shared`` uses the ``PEAK_*`` server as before (never reconfigured).
+
 Two parts, one run, one throw-away database ``peak_bench_gov_<hex>`` (owner:
 the ``PEAK_DB_USER`` role, initialised with ``pgbench -i``, dropped at the
 end whatever happens):
@@ -24,6 +31,8 @@ end whatever happens):
    interleaved in ABBA order (b g g b b g ...: a linear drift cancels) or, with
    ``--order alternate``, b g b g ..., after one warm-up run not counted;
 2. sample cost: the server filled with idle connections up to ``--connections``
+   (each tagged as an Odoo request that ran, as Odoo's pool leaves them: the
+   sensor's demand query reads them all)
    (or as many as ``max_connections`` allows, minus ``--headroom`` slots left
    for others: the server is never reconfigured), then ``--samples``
    back-to-back samples with 0 waiters, then the same with ``--waiters``
@@ -34,6 +43,7 @@ Usage (from the repository root)::
 
     .venv/bin/python bench/governor_overhead.py            # 5 x 30 s per mode
     .venv/bin/python bench/governor_overhead.py --smoke    # 2 x 5 s, scale 1
+    .venv/bin/python bench/governor_overhead.py --server shared   # PEAK_* server
 """
 
 import argparse
@@ -52,6 +62,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import psycopg
 from psycopg import sql
@@ -102,6 +113,9 @@ CONNECT_TIMEOUT_S = 5
 # interactive request waits on it, so attribution parses real roles.
 BLOCKER_TAG = f"pk1|job|bulk|{uuid.uuid4().hex}|root.bulk"
 WAITER_TAG = "pk1|http|sale.order.action_confirm"
+IDLE_TAG = "pk1|http|stock.picking.button_validate"
+SERVERS = ("private", "shared")
+PRIVATE_SLACK = 50  # max_connections of the private server above --connections
 LOCK_ROW_SQL = "UPDATE pgbench_branches SET bbalance = bbalance WHERE bid = 1"
 
 
@@ -154,6 +168,13 @@ def parse_args(argv):
         action="store_true",
         help="2 rounds of 5 s, scale 1, 50 connections, 20 samples; "
         "*.smoke.* output files",
+    )
+    parser.add_argument(
+        "--server",
+        choices=SERVERS,
+        default="private",
+        help="private (default): a PostgreSQL instance of its own with "
+        "max_connections for --connections; shared: the PEAK_* server",
     )
     parser.add_argument("--pgbench", help="pgbench binary (default: the server's)")
     parser.add_argument(
@@ -593,7 +614,9 @@ class SampleCost:
                         "idle_p50_ms": round(_percentile(total_ms, 50), 3),
                     }
                 )
-            self._open(self._conninfo("peak-bench-idle"), True)
+            # Odoo's pool keeps a request's tag on an idle connection: the
+            # sensor's demand query reads every one of them.
+            self._open(self._conninfo(IDLE_TAG), True)
             clients = _client_backends(self.admin)
         return clients, points
 
@@ -805,6 +828,16 @@ def _disturbances(entry):
     return ", ".join(found) or "-"
 
 
+def _server_note(result):
+    server = result.get("server") or {}
+    if server.get("kind") == "private":
+        return (
+            "a private PostgreSQL instance (max_connections "
+            f"{server['max_connections']}, otherwise initdb's defaults)"
+        )
+    return "the shared PEAK_* server"
+
+
 def _table(result):
     bench, sample, machine = result["pgbench"], result["sample"], result["machine"]
     under = result["sampler"]
@@ -852,7 +885,8 @@ def _table(result):
         "",
         f"One sample at {sample['connections']} client backends "
         f"({sample['samples']} timed back to back after {sample['warmup_samples']} "
-        "untimed):",
+        f"untimed) on {_server_note(result)}; the idle ones tagged as Odoo "
+        "requests that ran (the sensor's demand query reads each):",
         "",
         "| case | p50 ms | p95 ms | max ms | query p50 ms |",
         "|---|---:|---:|---:|---:|",
@@ -931,6 +965,46 @@ def run_benchmark(args, settings, dsn, db_name):
     return build_result(args, db_name, rounds, under_load, sample, machine)
 
 
+class PrivateServer:
+    """A PostgreSQL instance of the bench's own, sized for --connections."""
+
+    def __init__(self, connections, db_user):
+        from peak_dev.pginstance import PrivatePostgres, make_root
+
+        self.db_user = db_user
+        self.server = PrivatePostgres(make_root("peak-bench-gov-"))
+        self.max_connections = connections + PRIVATE_SLACK
+
+    def start(self):
+        self.server.initdb()
+        self.server.configure(max_connections=self.max_connections)
+        self.server.start()
+        with psycopg.connect(self.server.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN CREATEDB").format(
+                    sql.Identifier(self.db_user)
+                )
+            )
+        _logger.info(
+            "private PostgreSQL on %s (max_connections %s)",
+            self.server.root,
+            self.max_connections,
+        )
+        return self
+
+    def settings(self):
+        """What PgBench and base_dsn read from the PEAK_* settings."""
+        return SimpleNamespace(
+            db_host=str(self.server.root),
+            db_port=self.server.port,
+            db_user=self.db_user,
+            db_password=None,
+        )
+
+    def destroy(self):
+        self.server.destroy()
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     # SIGTERM unwinds like Ctrl-C: the clean-up below runs either way.
@@ -943,25 +1017,42 @@ def main(argv=None):
     except peak_settings.SettingsError as exc:
         _logger.error("%s", exc)
         return 2
-    dsn = base_dsn(settings)
     db_name = f"peak_bench_gov_{secrets.token_hex(4)}"
+    private = None
+    dsn = None
     try:
-        postgres.ensure_role(settings)
+        if args.server == "private":
+            private = PrivateServer(args.connections, settings.db_user).start()
+            settings = private.settings()
+        else:
+            postgres.ensure_role(settings)
+        dsn = base_dsn(settings)
         result = run_benchmark(args, settings, dsn, db_name)
+        result["server"] = {
+            "kind": args.server,
+            "max_connections": private.max_connections if private else None,
+        }
     except (BenchError, postgres.PostgresError, psycopg.Error) as exc:
         _logger.error("benchmark failed: %s", exc)
         return 1
     except subprocess.TimeoutExpired as exc:
         _logger.error("benchmark failed: %s timed out", exc.cmd[0])
         return 1
+    except RuntimeError as exc:  # initdb / pg_ctl of the private server
+        _logger.error("benchmark failed: %s", exc)
+        return 1
     finally:
         # A second SIGTERM must not interrupt the clean-up.
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        try:
-            _drop_database(dsn, db_name)
-            _logger.info("dropped %s (if it was created)", db_name)
-        except psycopg.Error as exc:
-            _logger.warning("could not drop %s: %s", db_name, exc)
+        if private is not None:
+            private.destroy()
+            _logger.info("private PostgreSQL stopped and removed")
+        elif dsn is not None:
+            try:
+                _drop_database(dsn, db_name)
+                _logger.info("dropped %s (if it was created)", db_name)
+            except psycopg.Error as exc:
+                _logger.warning("could not drop %s: %s", db_name, exc)
     json_path, md_path = write_results(result, args.output, args.smoke)
     print()
     print(_table(result))

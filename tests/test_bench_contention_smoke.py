@@ -14,7 +14,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "bench" / "peak_contention.py"
 TIMEOUT_S = 600
-MODES = ("baseline", "ungoverned", "static_cap", "governed")
+MODES = ("baseline", "ungoverned", "static_cap", "governed", "governed_windowed")
+GOVERNED = ("governed", "governed_windowed")
+FIGURES = (
+    "governed_p95_vs_baseline",
+    "ungoverned_p95_vs_baseline",
+    "governed_bulk_vs_ungoverned",
+    "time_to_lease_p95_s",
+    "transitions_per_min",
+    "bulk_jobs_failed",
+    "onset_p95_vs_baseline",
+    "onsets_without_lease",
+)
 
 
 def test_peak_contention_smoke(tmp_path):
@@ -36,20 +47,41 @@ def test_peak_contention_smoke(tmp_path):
     # Smoke output never takes the place of a real result.
     assert not (tmp_path / "peak_contention.json").exists()
     assert result["smoke"] is True
+    [run] = result["runs"]  # --smoke: one run
     for mode in MODES:
-        numbers = result[mode]
+        numbers = run[mode]
         assert numbers["calls"] > 0, mode
         assert numbers["errors"] >= 0, mode
-        for key in ("p50_ms", "p95_ms", "p99_ms"):
+        for key in ("p50_ms", "p95_ms", "p99_ms", "onset_p95_ms"):
             assert numbers[key] is not None and numbers[key] > 0, (mode, key)
+        assert [w["start_s"] for w in numbers["waves"]] == [
+            a for a, _b in result["bursts_s"]
+        ]
         if mode == "baseline":
             assert numbers["bulk_jobs_per_min"] is None
         else:
             assert numbers["bulk_jobs_per_min"] >= 0, mode
-    governed = result["governed"]
-    assert governed["governor_alive"] is True
-    assert governed["transitions_per_min"] >= 0
-    for key in ("time_to_lease_p95_s", "time_to_release_p95_s"):
-        assert key in governed  # None when no lease started or ended
+    for mode in GOVERNED:
+        governed = run[mode]
+        assert governed["governor_alive"] is True, mode
+        assert governed["transitions_per_min"] >= 0, mode
+        for key in ("time_to_lease_p95_s", "time_to_release_p95_s"):
+            assert key in governed  # None when no lease started or ended
+        assert (
+            len(governed["onsets_without_lease_explained"])
+            == (governed["onsets_without_lease"])
+        )
+    # The windowed mode's waves are scheduled windows: the drain leased
+    # root.bulk before the first one opened.
+    first_burst = result["bursts_s"][0][0]
+    assert run["governed_windowed"]["leases"], "no pre-window drain"
+    assert run["governed_windowed"]["leases"][0][0] < first_burst
+    # Both scenarios carry every figure with its spread, and the policy used.
+    for scenario in ("unannounced", "windowed"):
+        figures = result["scenarios"][scenario]["figures"]
+        for figure in FIGURES:
+            assert set(figures[figure]) == {"median", "min", "max", "values"}
+    assert result["policy"]["pre_window_drain"] is True
+    assert result["policy"]["preempt_after"] == 0.0
     for key in ("cpus", "memory_gb", "postgresql", "python"):
         assert result["machine"][key], key

@@ -84,6 +84,11 @@ def test_governor_overhead_smoke(tmp_path):
         assert sample[key] > 0, key
     for key in ("cpus", "memory_gb", "postgresql", "python"):
         assert result["machine"][key]
-    # The throw-away database is gone.
+    # On a private instance sized for it: the sample ran at the connections
+    # asked for, not at what a shared server's max_connections left.
+    assert result["server"] == {"kind": "private", "max_connections": 100}
+    assert sample["connection_plan"]["limited"] is False
+    assert sample["connections"] == 50
+    # The throw-away database was never on the shared server.
     assert result["database"].startswith("peak_bench_gov_")
     assert not _database_exists(result["database"])

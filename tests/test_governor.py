@@ -30,7 +30,15 @@ from peak_governor.policy import PolicyConfig
 pytestmark = needs_db
 
 FAST_POLICY = dataclasses.replace(
-    PolicyConfig(), min_dwell_seconds=1.0, resume_step_seconds=0.2, resume_jitter=0.0
+    PolicyConfig(),
+    min_dwell_seconds=1.0,
+    resume_step_seconds=0.2,
+    resume_jitter=0.0,
+    min_hold_seconds=1.0,
+    release_quiet_seconds=0.5,
+    # One scripted waiter is no wave: these tests are about the loop, the
+    # gate has its own (tests/test_policy.py; the CLI tests run it on).
+    demand_gate=False,
 )
 
 
@@ -236,12 +244,13 @@ def test_least_privilege_role_can_govern(table):
 def test_missing_grant_is_one_clear_error():
     from peak_governor.actuator import ContractError
 
-    sql(f"REVOKE INSERT ON peak_queue_lease FROM {GOVERNOR_ROLE}")
+    acquire = "peak_queue_lease_acquire(text, text, text, jsonb, integer, boolean)"
+    sql(f"REVOKE EXECUTE ON FUNCTION {acquire} FROM {GOVERNOR_ROLE}")
     try:
-        with pytest.raises(ContractError, match="peak_queue_lease INSERT"):
+        with pytest.raises(ContractError, match=r"peak_queue_lease_acquire\(.*EXECUTE"):
             DatabaseGovernor(make_config(), DB).cycle()
     finally:
-        sql(f"GRANT INSERT ON peak_queue_lease TO {GOVERNOR_ROLE}")
+        sql(f"GRANT EXECUTE ON FUNCTION {acquire} TO {GOVERNOR_ROLE}")
 
 
 @pytest.fixture
@@ -311,3 +320,31 @@ def test_one_process_governs_several_databases_independently(table, second_db):
         loop.join(10)
     assert not loop.is_alive()
     assert leased_in(DB) == set() and leased_in(second_db) == set(), "stop releases"
+
+
+def test_sensor_sees_protected_demand_by_statement():
+    """Requests and critical/operational jobs count as demand, running or
+    just finished; bulk work does not; each statement is a new activity."""
+    from pg import connect
+
+    from peak_governor.sensor import Sensor
+
+    with (
+        connect(INTERACTIVE) as request,
+        connect(job_tag("operational", "root.operational")) as operational,
+        connect(job_tag("bulk", "root.bulk")) as bulk,
+        psycopg.connect(dsn(user=GOVERNOR_ROLE), autocommit=True) as governor,
+    ):
+        for conn in (request, operational, bulk):
+            conn.execute("SELECT 1")
+        sensor = Sensor(DB)
+        first = {a.pid: a for a in sensor.sample(governor).protected_activity}
+        assert request.info.backend_pid in first
+        assert operational.info.backend_pid in first
+        assert bulk.info.backend_pid not in first
+        seen = first[request.info.backend_pid]
+        assert seen.active is False and seen.age_seconds < 10
+        time.sleep(0.05)
+        request.execute("SELECT 2")
+        again = {a.pid: a for a in sensor.sample(governor).protected_activity}
+        assert again[request.info.backend_pid].changed_at > seen.changed_at

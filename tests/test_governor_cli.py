@@ -218,6 +218,48 @@ def test_status_and_explain(table):
     assert unknown.returncode == 2 and "unknown channel" in unknown.stderr
 
 
+def test_status_and_explain_show_the_next_drain():
+    """A window opening in 10 minutes: both name it and when its drain starts
+    (lead from the settings), as the governor's role reads them."""
+    import json
+    from datetime import UTC, datetime
+
+    def iso(moment):
+        return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    now = time.time()
+    opens = int(now) + 600
+    doc = {
+        "version": 1,
+        "valid_from": iso(now - 60),
+        "valid_until": iso(now + 7200),
+        "intervals": [[iso(opens), iso(opens + 600)]],
+        "peak_mode": [[iso(now - 60), iso(now + 7200)]],
+    }
+    sql(
+        "INSERT INTO ir_config_parameter (key, value) VALUES "
+        "('peak_base.protected_intervals', %s) ON CONFLICT (key) DO UPDATE "
+        "SET value = EXCLUDED.value",
+        (json.dumps(doc),),
+    )
+    env = {"PEAK_GOVERNOR_DRAIN_LEAD_SECONDS": "45"}
+    status = run_cli("status", "--dsn", dsn(user=GOVERNOR_ROLE), env=env)
+    explain = run_cli("explain", "root.bulk", "--dsn", dsn(user=GOVERNOR_ROLE), env=env)
+    expected = (
+        f"window opens {datetime.fromtimestamp(opens, UTC):%Y-%m-%d %H:%M:%S} UTC",
+        f"drained from {datetime.fromtimestamp(opens - 45, UTC):%H:%M:%S} UTC",
+        "(lead 45s: configured)",
+    )
+    for output in (status, explain):
+        assert output.returncode == 0, output.stderr
+        for text in expected:
+            assert text in output.stdout, output.stdout
+    critical = run_cli(
+        "explain", "root.critical", "--dsn", dsn(user=GOVERNOR_ROLE), env=env
+    )
+    assert "drained" not in critical.stdout, "critical work is never drained"
+
+
 def _set_param(key, value):
     if value is None:
         sql("DELETE FROM ir_config_parameter WHERE key = %s", (key,))

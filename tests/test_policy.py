@@ -3,6 +3,7 @@
 import json
 import random
 import re
+from datetime import UTC, datetime
 from itertools import pairwise
 
 import pytest
@@ -12,6 +13,7 @@ from peak_governor.model import (
     CALM,
     ELEVATED,
     SEVERE,
+    Activity,
     Backend,
     ChannelInfo,
     LeaseState,
@@ -24,7 +26,9 @@ from peak_governor.policy import (
     Policy,
     PolicyConfig,
     Thresholds,
+    drain_lead,
 )
+from peak_governor.schedule import peak_state
 
 T0 = 1000.0  # fake clock
 
@@ -62,7 +66,7 @@ def wait(backend, seconds, *blocker_pids):
     return Waiter(backend, seconds, tuple(blocker_pids))
 
 
-def sample(*waiters, blockers=()):
+def sample(*waiters, blockers=(), activity=()):
     return Sample(
         database="peak",
         taken_at=0.0,
@@ -71,7 +75,18 @@ def sample(*waiters, blockers=()):
         deadlocks_total=0,
         deadlocks_delta=0,
         duration_seconds=0.01,
+        protected_activity=tuple(activity),
     )
+
+
+def busy(now, per_sample=3, *waiters, blockers=()):
+    """A sample seeing ``per_sample`` new protected statements (a wave going
+    on) and, optionally, waiters."""
+    activity = [
+        Activity(pid=100 + i, changed_at=now + i / 100, age_seconds=0.05, active=i == 0)
+        for i in range(per_sample)
+    ]
+    return sample(*waiters, blockers=blockers, activity=activity)
 
 
 def table(*specs, pinned=(), paused=()):
@@ -110,6 +125,10 @@ def untagged_blocks_http():
 
 
 def policy(**overrides):
+    # Most tests look at a sample of contention without the wave of demand
+    # around it (hand-built samples carry no protected activity): the demand
+    # gate, tested on its own below, is off for them unless asked for.
+    overrides.setdefault("demand_gate", False)
     return Policy(PolicyConfig(**overrides), random.Random(42))
 
 
@@ -122,9 +141,9 @@ class Run:
         self.held = dict(held or {})
         self.decisions = []
 
-    def step(self, smp, now, protected=True, peak_mode=True, apply=True):
+    def step(self, smp, now, protected=True, peak_mode=True, apply=True, **more):
         decision = self.policy.decide(
-            smp, self.channels, dict(self.held), now, protected, peak_mode
+            smp, self.channels, dict(self.held), now, protected, peak_mode, **more
         )
         self.decisions.append(decision)
         if apply:
@@ -570,9 +589,16 @@ def _held(*channels, now=T0):
     return {c: LeaseState(c, now) for c in channels}
 
 
+#: The stepwise resume (opt-in since demand-aware release: default 0, all at once).
+STEPWISE = {"resume_step_seconds": 20.0}
+
+
 def _resume(seed):
     channels = ("root.bulk", "root.operational", "root.bulk.imports", "root.background")
-    run = Run(Policy(PolicyConfig(), random.Random(seed)), held=_held(*channels))
+    run = Run(
+        Policy(PolicyConfig(demand_gate=False, **STEPWISE), random.Random(seed)),
+        held=_held(*channels),
+    )
     run.step(bulk_blocks_http(), T0)
     releases = []
     for t in range(1, 200):
@@ -604,7 +630,10 @@ def test_resume_is_stepwise_highest_class_first_with_jitter():
 
 
 def test_contention_coming_back_stops_the_resume():
-    run = Run(held=_held("root.operational", "root.background", "root.bulk"))
+    run = Run(
+        policy(**STEPWISE),
+        held=_held("root.operational", "root.background", "root.bulk"),
+    )
     run.step(bulk_blocks_http(), T0)
     t = 1
     while len(run.held) == 3:
@@ -618,7 +647,7 @@ def test_contention_coming_back_stops_the_resume():
 
 
 def test_leases_are_wound_down_stepwise_when_acting_stops():
-    run = Run()
+    run = Run(policy(**STEPWISE))
     off = {"protected": False, "peak_mode": False}
     run.step(bulk_blocks_http(12.0), T0, **off)  # severe: acts
     t = 1
@@ -653,6 +682,320 @@ def test_peak_mode_between_windows_acts_on_normal_thresholds():
     assert list(leased(decision)) == ["root.bulk"]
 
 
+# -- demand-aware hold, release and backoff ------------------------------------
+
+
+def bulk_and_background_block_http():
+    return sample(
+        wait(http(10), 2.0, 20),
+        wait(http(11), 2.0, 21),
+        blockers=[
+            job(20, "bulk", "root.bulk"),
+            job(21, "background", "root.background"),
+        ],
+    )
+
+
+def test_calm_holds_while_the_wave_goes_on_then_releases_all_at_once():
+    run = Run()
+    first = run.step(bulk_and_background_block_http(), T0)
+    assert set(leased(first)) == {"root.bulk", "root.background"}
+    # The pause works: nothing waits any more, but the wave goes on for 60 s.
+    for t in range(1, 61):
+        decision = run.step(busy(T0 + t), T0 + t)
+        assert released(decision) == [], f"released inside the wave at +{t} s"
+    assert decision.level == CALM
+    hold = leased(decision)["root.bulk"]
+    assert hold.reason == "hold"
+    assert "demand persists" in hold.evidence["hold"]
+    assert hold.evidence["demand"]["rate_per_second"] >= 1.0
+    assert hold.evidence["first_reason"] == "blame"
+    assert "holding root.background, root.bulk" in decision.explanation
+    # The wave ends: both are released together, within a few seconds.
+    for t in range(61, 80):
+        decision = run.step(QUIET, T0 + t)
+        if released(decision):
+            break
+    assert sorted(released(decision)) == ["root.background", "root.bulk"]
+    assert t - 60 <= 10, f"released {t - 60} s after the wave"
+    release = decision.actions[0]
+    assert release.reason == "calm"
+    assert release.evidence["demand"]["persists"] is False
+    assert run.held == {}
+
+
+def test_a_trickle_of_protected_work_does_not_hold_forever():
+    run = Run()
+    run.step(bulk_blocks_http(), T0)
+    for t in range(1, 60):
+        # One statement every 5 s: below demand_min_rate (1/s).
+        smp = busy(T0 + t, per_sample=1) if t % 5 == 0 else QUIET
+        decision = run.step(smp, T0 + t)
+        if released(decision):
+            break
+    assert released(decision) == ["root.bulk"]
+    assert t <= 20  # dwell (10 s) and minimum hold (15 s) from T0, no more
+
+
+def test_the_wave_ends_when_demand_falls_back_to_the_office_level():
+    """Background office work (2 statements/s) goes on after the wave
+    (10/s): the hold ends with the wave, not with the office day."""
+    run = Run()
+    run.step(bulk_blocks_http(), T0)
+    for t in range(1, 40):
+        decision = run.step(busy(T0 + t, per_sample=10), T0 + t)
+        assert released(decision) == []
+    for t in range(40, 70):
+        decision = run.step(busy(T0 + t, per_sample=2), T0 + t)
+        if released(decision):
+            break
+    assert released(decision) == ["root.bulk"]
+    assert t - 40 <= 10
+    demand = decision.actions[0].evidence["demand"]
+    assert demand["episode_peak_per_second"] >= 10
+    assert demand["rate_per_second"] < demand["threshold_per_second"]
+
+
+def test_demand_gate_leaves_a_lone_wait_outside_a_wave():
+    run = Run(policy(demand_gate=True))
+    decision = run.step(bulk_blocks_http(), T0)  # elevated, nothing else
+    assert decision.level == ELEVATED
+    assert decision.actions == ()
+    assert "a lone protected wait, no wave" in decision.explanation
+
+
+@pytest.mark.parametrize(
+    ("smp", "why"),
+    [
+        (busy(T0, 6, wait(http(10), 2.0, 20), blockers=[job(20, "bulk", "root.bulk")]),
+         "a wave is going on"),
+        (sample(wait(http(10), 2.0, 20), wait(http(11), 2.0, 20),
+                blockers=[job(20, "bulk", "root.bulk")]),
+         "two protected waiters"),
+        (bulk_blocks_http(6.0), "severe always acts"),
+    ],
+)  # fmt: skip
+def test_demand_gate_opens_for_a_wave_two_waiters_or_severe(smp, why):
+    decision = Run(policy(demand_gate=True)).step(smp, T0)
+    assert list(leased(decision)) == ["root.bulk"], why
+
+
+def test_demand_gate_keeps_renewing_what_is_held():
+    run = Run(policy(demand_gate=True), held=_held("root.bulk"))
+    decision = run.step(bulk_blocks_http(), T0)
+    assert [(a.kind, a.reason) for a in decision.actions] == [("lease", "renew")]
+
+
+def _flap(minutes: int, **config):
+    """Bulk blocks a request whenever it is not paused, and the pause always
+    makes the waits vanish (no demand visible): the worst case for flapping,
+    with the demand gate off (it would not lease a lone wait at all)."""
+    run = Run(policy(**config))
+    transitions, relapses = [], []
+    for t in range(minutes * 60):
+        smp = QUIET if "root.bulk" in run.held else bulk_blocks_http()
+        was = set(run.held)
+        decision = run.step(smp, T0 + t)
+        for action in decision.actions:
+            if action.kind == "release" or action.channel not in was:
+                transitions.append(t)
+        if leased(decision).get("root.bulk"):
+            relapses.append(
+                leased(decision)["root.bulk"].evidence["backoff"]["relapses"]
+            )
+    return transitions, relapses
+
+
+def test_relapses_back_off_so_flapping_stays_under_two_transitions_a_minute():
+    transitions, relapses = _flap(30)
+    assert len(transitions) >= 6, "the scenario does flap"
+    assert max(relapses) >= 4, "each relapse holds longer"
+    # Over the run and over every 5-minute window, at most 2 a minute.
+    assert len(transitions) / 30 <= 2
+    for start in range(0, 25 * 60, 10):
+        count = sum(1 for t in transitions if start <= t < start + 300)
+        assert count <= 10, f"{count} transitions in 5 minutes from +{start} s"
+    holds = [b - a for a, b in zip(transitions[::2], transitions[1::2], strict=False)]
+    assert holds == sorted(holds), "holds never shrink while it keeps relapsing"
+    assert max(holds) <= 300 + 11  # capped at max_hold_seconds (+ dwell slack)
+
+
+def test_without_backoff_the_same_scenario_would_flap():
+    """The bound comes from the backoff, not from the scenario."""
+    transitions, _ = _flap(
+        10, min_hold_seconds=0.0, release_quiet_seconds=0.0, relapse_window_seconds=0.0
+    )
+    assert len(transitions) / 10 > 2
+
+
+def test_a_new_window_starts_the_backoff_over():
+    run = Run()
+    for t in range(200):
+        run.step(QUIET if run.held else bulk_blocks_http(), T0 + t)
+    assert run.policy._relapses >= 2
+    run.step(bulk_blocks_http(), T0 + 200, protected=False)
+    assert run.policy._relapses == 0
+
+
+# -- pre-window drain -----------------------------------------------------------
+
+
+def test_bulk_and_background_are_drained_before_a_window_opens():
+    run = Run(policy(drain_lead_seconds=30.0))
+    window = T0 + 100
+    off_window = {"protected": False, "next_window_at": window}
+    assert run.step(QUIET, T0, **off_window).actions == ()
+    assert run.step(QUIET, T0 + 69, **off_window).actions == ()
+    decision = run.step(QUIET, T0 + 71, **off_window)
+    drained = leased(decision)
+    # The largest sub-trees: root.bulk covers root.bulk.imports.
+    assert set(drained) == {"root.background", "root.bulk"}
+    lease = drained["root.bulk"]
+    assert lease.reason == "pre_window_drain"
+    assert lease.evidence["drain"]["lead_seconds"] == 30.0
+    assert lease.evidence["drain"]["lead_source"] == "configured"
+    assert lease.evidence["drain"]["seconds_to_window"] == 29.0
+    assert "draining root.background, root.bulk before the window" in (
+        decision.explanation
+    )
+    for t in range(72, 100):
+        decision = run.step(QUIET, T0 + t, **off_window)
+        assert {a.reason for a in decision.actions} == {"renew"}
+    # Open: held into the window, then released at once (no demand came).
+    for t in range(100, 130):
+        decision = run.step(QUIET, T0 + t, protected=True)
+        if released(decision):
+            break
+    assert t - 100 >= 15, "drained channels were released as the window opened"
+    assert sorted(released(decision)) == ["root.background", "root.bulk"]
+
+
+def test_drain_keeps_a_wave_protected_by_demand():
+    run = Run(policy(drain_lead_seconds=10.0))
+    window = T0 + 10
+    run.step(QUIET, T0 + 1, protected=False, next_window_at=window)
+    assert set(run.held) == {"root.background", "root.bulk"}
+    for t in range(10, 70):  # the wave of the window: 60 s of pickers
+        decision = run.step(busy(T0 + t), T0 + t, protected=True)
+        assert released(decision) == []
+    assert leased(decision)["root.bulk"].reason == "hold"
+
+
+def test_drain_lead_comes_from_recent_job_durations_with_a_cap():
+    default = PolicyConfig()
+    assert drain_lead(default, None) == (30.0, "default, no recent job")
+    assert drain_lead(default, 4.0)[0] == 7.0  # 1.5 x 4 + 1
+    assert drain_lead(default, 1.0)[0] == 5.0  # floor
+    lead, source = drain_lead(default, 600.0)
+    assert lead == 120.0 and source.endswith("capped")
+    assert drain_lead(PolicyConfig(drain_lead_seconds=45.0), 600.0) == (
+        45.0,
+        "configured",
+    )
+    assert drain_lead(PolicyConfig(pre_window_drain=False), 4.0) == (0.0, "off")
+
+
+def test_drain_off_or_far_window_takes_no_action():
+    run = Run(policy(pre_window_drain=False))
+    assert run.step(QUIET, T0, next_window_at=T0 + 5).actions == ()
+    run = Run()
+    assert run.step(QUIET, T0, next_window_at=T0 + 3600).actions == ()
+
+
+def test_schedule_reports_the_next_window():
+    def iso(t):
+        return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    now = 1_800_000_000.0
+    doc = {
+        "version": 1,
+        "valid_from": iso(now - 3600),
+        "valid_until": iso(now + 7200),
+        "intervals": [[iso(now - 60), iso(now + 60)], [iso(now + 600), iso(now + 900)]],
+        "peak_mode": [[iso(now - 3600), iso(now + 7200)]],
+    }
+    state = peak_state(json.dumps(doc), now)
+    assert state.protected and state.next_window_at == now + 600
+    # Back to back with the open one: no new window, nothing to drain for.
+    doc["intervals"][1] = [iso(now + 60), iso(now + 900)]
+    assert peak_state(json.dumps(doc), now).next_window_at is None
+    doc["intervals"][1] = [iso(now + 600), iso(now + 900)]
+    assert peak_state(json.dumps(doc), now + 700).next_window_at is None
+    doc["intervals"] = [["garbage"]]
+    assert peak_state(json.dumps(doc), now).next_window_at is None
+
+
+# -- preemption (opt-in) ----------------------------------------------------------
+
+
+def preempts(decision):
+    return [a for a in decision.actions if a.kind == "preempt"]
+
+
+def test_preemption_is_off_by_default():
+    decision = Run().step(bulk_blocks_http(12.0), T0)
+    assert decision.level == SEVERE
+    assert preempts(decision) == []
+
+
+def test_a_running_bulk_job_blocking_protected_work_is_preempted_once():
+    run = Run(policy(preempt_after=3.0))
+    decision = run.step(bulk_blocks_http(6.0), T0)
+    assert decision.level == SEVERE
+    [preempt] = preempts(decision)
+    assert (preempt.pid, preempt.channel) == (20, "root.bulk")
+    assert preempt.job_uuid == job(20, "bulk", "root.bulk").role.job_uuid
+    assert preempt.reason == "preempt"
+    assert preempt.evidence["preempted"]["blocked_protected_seconds"] == 6.0
+    assert preempt.evidence["preempted"]["preempt_after"] == 3.0
+    assert "root.bulk" in leased(decision), "its channel is leased as well"
+    assert "preempting job" in decision.explanation
+    json.dumps(preempt.evidence)
+    # The same job still blocking (the cancel is on its way): never twice.
+    assert preempts(run.step(bulk_blocks_http(7.0), T0 + 1)) == []
+
+
+@pytest.mark.parametrize(
+    ("smp", "why"),
+    [
+        (bulk_blocks_http(2.0), "not severe, not waited long enough"),
+        (
+            sample(
+                wait(http(10), 6.0, 20),
+                blockers=[
+                    Backend(
+                        20,
+                        job(20, "bulk", "root.bulk").role,
+                        "bulk",
+                        "idle in transaction",
+                        3.0,
+                    )
+                ],
+            ),
+            "idle in transaction: a cancel would be ignored",
+        ),
+        (
+            sample(
+                wait(http(10), 6.0, 20),
+                blockers=[job(20, "operational", "root.operational")],
+            ),
+            "operational work is never preempted",
+        ),
+        (
+            sample(
+                wait(job(10, "background", "root.background"), 60.0, 20),
+                blockers=[job(20, "bulk", "root.bulk")],
+            ),
+            "background waiting is not protected work",
+        ),
+        (untagged_blocks_http(), "an untagged blocker is no job"),
+    ],
+)
+def test_what_is_never_preempted(smp, why):
+    decision = Run(policy(preempt_after=1.0)).step(smp, T0)
+    assert preempts(decision) == [], why
+
+
 # -- configuration ------------------------------------------------------------
 
 
@@ -667,6 +1010,15 @@ def test_peak_mode_between_windows_acts_on_normal_thresholds():
         ({"trickle_seconds": -5}, "trickle_seconds"),
         ({"resume_step_seconds": "20"}, "resume_step_seconds"),
         ({"resume_jitter": 1.5}, "resume_jitter"),
+        ({"demand_min_rate": 0}, "demand_min_rate"),
+        ({"demand_window_seconds": -1}, "demand_window_seconds"),
+        ({"demand_hold_fraction": 1.5}, "demand_hold_fraction"),
+        ({"min_hold_seconds": 400}, "max_hold_seconds (300.0) is below"),
+        ({"drain_lead_seconds": 7200}, "drain_lead_seconds must be at most"),
+        ({"drain_lead_max_seconds": 0}, "drain_lead_max_seconds"),
+        ({"pre_window_drain": "yes"}, "pre_window_drain"),
+        ({"preempt_after": -1}, "preempt_after"),
+        ({"demand_gate": 1}, "demand_gate must be true or false"),
         (
             {"normal": Thresholds(elevated_exit_age=2.0)},
             "normal.elevated_exit_age",
@@ -695,4 +1047,5 @@ def test_config_validation_rejects_nonsense(config, message):
 
 def test_default_config_is_valid():
     PolicyConfig().validate()
+    assert PolicyConfig().demand_gate is True
     assert PolicyConfig().protected == PROTECTED_THRESHOLDS

@@ -80,6 +80,19 @@ class Actuator:
                 for channel, since, trickle in cur.fetchall()
             }
 
+    def job_p95(self, conn, previous: float | None) -> float | None:
+        """p95 run time of recent background and bulk jobs (None: no job);
+        the previous value when the query fails (a huge queue_job table
+        hitting the statement timeout, say): it only sizes the drain lead."""
+        try:
+            with conn.cursor() as cur:
+                cur.execute(contract.JOB_DURATIONS_SQL)
+                p95, count = cur.fetchone()
+        except psycopg.errors.QueryCanceled as exc:
+            _logger.warning("job durations unavailable on %s: %s", self.database, exc)
+            return previous
+        return float(p95) if count else None
+
     # --- writing -----------------------------------------------------------
 
     def heartbeat(self, conn, level: str | None) -> bool:
@@ -112,14 +125,21 @@ class Actuator:
                     self._lease(conn, action)
                 elif action.kind == "release":
                     self._release(conn, action.channel, action.reason)
+                elif action.kind == "preempt":
+                    if not self._preempt(conn, action):
+                        continue
                 else:
                     raise ValueError(f"unknown action {action.kind!r}")
             except psycopg.errors.InvalidParameterValue as exc:
                 _logger.warning(
-                    "lease on %s refused: %s",
+                    "%s on %s refused: %s",
+                    action.kind,
                     action.channel,
                     exc.diag.message_primary or exc,
-                    extra={"event": "lease_refused", "database": self.database},
+                    extra={
+                        "event": f"{action.kind}_refused",
+                        "database": self.database,
+                    },
                 )
                 continue
             done.append(action)
@@ -138,6 +158,31 @@ class Actuator:
                     action.trickle,
                 ),
             )
+
+    def _preempt(self, conn, action: Action) -> bool:
+        """Cancel the job's running statement through the contract (which
+        checks the backend still runs that job); True when signalled."""
+        with conn.cursor() as cur:
+            cur.execute(
+                contract.PREEMPT_SQL,
+                (
+                    action.pid,
+                    action.job_uuid,
+                    self.holder,
+                    action.reason[:512],
+                    json.dumps(action.evidence, default=str),
+                ),
+            )
+            sent = bool(cur.fetchone()[0])
+        _logger.warning(
+            "preempted job %s of %s (backend %s)%s",
+            action.job_uuid,
+            action.channel,
+            action.pid,
+            "" if sent else ": the cancel could not be signalled",
+            extra={"event": "preempt", "database": self.database},
+        )
+        return sent
 
     def _release(self, conn, channel: str | None, reason: str) -> int:
         with conn.cursor() as cur:

@@ -1,10 +1,10 @@
-"""The governor's side of the DB contract (docs/db-contract.md, version 1).
+"""The governor's side of the DB contract (docs/db-contract.md, version 2).
 
 Every statement the governor sends to the lease tables lives here, so that one
 test can hold them against the contract document.
 """
 
-CONTRACT_VERSION = 1
+CONTRACT_VERSION = 2
 LEASE_NOTIFY_CHANNEL = "peak_queue_lease"
 
 CONTRACT_VERSION_SQL = "SELECT peak_queue_contract_version()"
@@ -22,6 +22,7 @@ HEARTBEAT_SQL = (
     "FROM peak_queue_governor_heartbeat(%s, %s, %s)"
 )
 RESIGN_SQL = "SELECT peak_queue_governor_resign(%s)"
+PREEMPT_SQL = "SELECT peak_queue_job_preempt(%s, %s, %s, %s, %s::jsonb)"
 SUPERUSER_SQL = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
 SETTINGS_SQL = (
     "SELECT key, value FROM ir_config_parameter WHERE key LIKE 'peak\\_governor.%%'"
@@ -36,9 +37,15 @@ LEADER_SQL = (
     "SELECT holder, level, EXTRACT(EPOCH FROM expires_at - (now() AT TIME ZONE 'utc'))"
     " FROM peak_queue_governor_leader"
 )
+# The history without renewals (one per cycle: they would push the lease that
+# explains them out of sight), and the latest renewal apart.
 EVENTS_SQL = (
     "SELECT create_date, action, holder, reason, evidence FROM peak_queue_lease_event"
-    " WHERE channel_name = %s ORDER BY id DESC LIMIT %s"
+    " WHERE channel_name = %s AND action <> 'renewed' ORDER BY id DESC LIMIT %s"
+)
+LAST_RENEWAL_SQL = (
+    "SELECT create_date, action, holder, reason, evidence FROM peak_queue_lease_event"
+    " WHERE channel_name = %s AND action = 'renewed' ORDER BY id DESC LIMIT 1"
 )
 PROTECTED_INTERVALS_SQL = (
     "SELECT value FROM ir_config_parameter WHERE key = 'peak_base.protected_intervals'"
@@ -48,22 +55,36 @@ CHANNELS_SQL = (
     "FROM queue_job_channel"
 )
 JOB_CHANNEL_SQL = "SELECT uuid, channel FROM queue_job WHERE uuid = ANY(%s)"
-# Everything the governor writes, checked at start so a missing grant is one
-# clear line instead of an error in the middle of a pause.
+# How long background and bulk jobs ran lately (p95, count): the default lead
+# time of the pre-window drain.
+JOB_DURATIONS_SQL = (
+    "SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY"
+    " EXTRACT(EPOCH FROM j.date_done - j.date_started)), count(*)"
+    " FROM queue_job j JOIN queue_job_channel c ON c.complete_name = j.channel"
+    " WHERE j.state = 'done' AND j.date_started IS NOT NULL"
+    " AND j.date_done > (now() AT TIME ZONE 'utc') - interval '1 day'"
+    " AND peak_queue_channel_class(c.id) IN ('background', 'bulk')"
+)
+# Everything the governor needs, checked at start so a missing grant is one
+# clear line instead of an error in the middle of a pause. It writes only
+# through the contract's SECURITY DEFINER functions (contract v2).
 MISSING_PRIVILEGES_SQL = """
 SELECT t.obj || ' ' || t.priv FROM (VALUES
-    ('peak_queue_lease', 'INSERT'), ('peak_queue_lease', 'UPDATE'),
-    ('peak_queue_lease', 'SELECT'), ('peak_queue_lease_event', 'INSERT'),
-    ('peak_queue_governor_leader', 'INSERT'), ('peak_queue_governor_leader', 'UPDATE'),
-    ('peak_queue_governor_leader', 'DELETE'), ('queue_job_channel', 'SELECT'),
+    ('peak_queue_lease', 'SELECT'), ('peak_queue_lease_event', 'SELECT'),
+    ('peak_queue_governor_leader', 'SELECT'), ('queue_job_channel', 'SELECT'),
     ('queue_job', 'SELECT'), ('ir_config_parameter', 'SELECT')
 ) AS t(obj, priv)
 WHERE NOT has_table_privilege(t.obj, t.priv)
 UNION ALL
-SELECT s.seq || ' USAGE' FROM (VALUES
-    ('peak_queue_lease_id_seq'), ('peak_queue_lease_event_id_seq')
-) AS s(seq)
-WHERE NOT has_sequence_privilege(s.seq, 'USAGE')
+SELECT f.fn || ' EXECUTE' FROM (VALUES
+    ('peak_queue_lease_acquire(text, text, text, jsonb, integer, boolean)'),
+    ('peak_queue_lease_release(text, text, text)'),
+    ('peak_queue_lease_expire()'),
+    ('peak_queue_governor_heartbeat(text, integer, text)'),
+    ('peak_queue_governor_resign(text)'),
+    ('peak_queue_job_preempt(integer, text, text, text, jsonb)')
+) AS f(fn)
+WHERE NOT has_function_privilege(f.fn, 'EXECUTE')
 UNION ALL
 SELECT 'membership in pg_monitor'
 WHERE NOT pg_has_role('pg_monitor', 'USAGE')

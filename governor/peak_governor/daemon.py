@@ -27,6 +27,7 @@ _logger = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 3
 STATEMENT_TIMEOUT_MS = 2000
 CHANNELS_REFRESH_S = 10.0
+JOB_DURATIONS_REFRESH_S = 300.0
 
 
 class SuperuserRefused(RuntimeError):
@@ -63,11 +64,14 @@ class DatabaseGovernor:
         self.is_leader = False
         self._channels = {}
         self._channels_at = 0.0
+        self.job_p95: float | None = None  # recent bulk/background job runs
+        self._job_p95_at = -JOB_DURATIONS_REFRESH_S
         self.last_sample: Sample | None = None
         self.last_decision: Decision | None = None
         # Dry run writes nothing: remember what would be held, so the policy
         # renews and releases exactly as it would for real.
         self._dry_leases: dict[str, LeaseState] = {}
+        self._holding = False
 
     # --- connection ----------------------------------------------------------
 
@@ -143,9 +147,19 @@ class DatabaseGovernor:
         if now - self._channels_at > CHANNELS_REFRESH_S:
             self._channels = self.actuator.channels(conn)
             self._channels_at = now
+        if now - self._job_p95_at > JOB_DURATIONS_REFRESH_S:
+            self._job_p95_at = now
+            self.job_p95 = self.actuator.job_p95(conn, self.job_p95)
         held = self._held(conn)
         decision = self.policy.decide(
-            sample, self._channels, held, now, state.protected, state.peak_mode
+            sample,
+            self._channels,
+            held,
+            now,
+            state.protected,
+            state.peak_mode,
+            next_window_at=state.next_window_at,
+            job_p95_seconds=self.job_p95,
         )
         # Leadership right before acting: a governor that stalled past its
         # leadership TTL finds out here, before it writes anything.
@@ -185,7 +199,14 @@ class DatabaseGovernor:
 
     def _log(self, decision: Decision, done, sample: Sample) -> None:
         changed = decision.level != self.level
-        new_or_released = [a for a in done if a.reason != "renew"]
+        # Renewals are routine; a hold is news when it starts.
+        holding = any(a.reason == "hold" for a in done)
+        new_or_released = [
+            a
+            for a in done
+            if a.reason != "renew" and (a.reason != "hold" or not self._holding)
+        ]
+        self._holding = holding
         if not (changed or new_or_released):
             return
         _logger.info(

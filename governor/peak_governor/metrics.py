@@ -67,8 +67,9 @@ DEFAULT_PORT = 9187  # the port of the container images and manifests
 #: Values of the ``action`` label of ``peak_governor_decisions_total``:
 #: ``lease`` takes a lease, ``renew`` extends one already held (an action of
 #: kind ``lease`` with reason ``renew``, or of kind ``renew``), ``release``
-#: gives one back; any other kind counts as ``other``.
-ACTIONS = ("lease", "renew", "release", "other")
+#: gives one back, ``preempt`` cancels a job's statement (opt-in); any other
+#: kind counts as ``other``.
+ACTIONS = ("lease", "renew", "release", "preempt", "other")
 
 #: Values of the ``reason`` label of ``peak_governor_decisions_total``: the
 #: reasons :mod:`peak_governor.policy` gives.  Any other reason counts as
@@ -78,6 +79,9 @@ REASONS = (
     "fallback",  # lease: contention without a clear culprit
     "renew",  # lease: extend a lease already held
     "starvation_guard",  # lease: switch to (or start as) a trickle
+    "hold",  # lease: kept while protected demand persists (calm)
+    "pre_window_drain",  # lease: drained before a protected window opens
+    "preempt",  # preempt: a blocking job's statement cancelled
     "calm",  # release: contention is over
     "peak_off",  # release: Peak mode switched off
     "unleasable",  # release: the channel cannot be leased any more

@@ -35,6 +35,18 @@ class Waiter:
 
 
 @dataclass(frozen=True)
+class Activity:
+    """A backend doing (or that last did) protected work: an HTTP request or
+    a critical or operational job. Odoo's pool keeps a connection's tag until
+    it lends it again, so an idle one still says what it last ran and when."""
+
+    pid: int
+    changed_at: float  # pg_stat_activity.state_change, epoch (DB clock): identity
+    age_seconds: float  # since state_change
+    active: bool  # not idle now
+
+
+@dataclass(frozen=True)
 class Sample:
     """One look at a database's lock contention."""
 
@@ -45,6 +57,7 @@ class Sample:
     deadlocks_total: int  # pg_stat_database.deadlocks (cumulative)
     deadlocks_delta: int  # since the previous sample of this database
     duration_seconds: float  # what the sample query cost
+    protected_activity: tuple[Activity, ...] = ()  # demand, see Activity
 
 
 @dataclass(frozen=True)
@@ -70,11 +83,13 @@ class LeaseState:
 class Action:
     """One thing for the actuator to do."""
 
-    kind: str  # "lease" (take or renew), "release"
+    kind: str  # "lease" (take or renew), "release", "preempt" (cancel a job)
     channel: str
     reason: str  # machine-friendly: blame, fallback, starvation_guard, calm, ...
     evidence: dict = field(default_factory=dict)
     trickle: bool = False
+    pid: int | None = None  # preempt: the job's backend
+    job_uuid: str | None = None  # preempt: the job it must still be running
 
 
 @dataclass(frozen=True)

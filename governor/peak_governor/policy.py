@@ -21,8 +21,12 @@ API
     whole channel table by complete name, ``held`` the leases the actuator
     reports as held by this governor (the truth: a lease the actuator failed
     to take is not held), ``protected`` whether a fulfillment window is open,
-    ``peak_mode`` whether Peak mode is on.  ``Policy.level`` is the current
-    level.
+    ``peak_mode`` whether Peak mode is on; optional ``next_window_at`` (when
+    the next protected interval opens) and ``job_p95_seconds`` (recent
+    background/bulk job duration) drive the pre-window drain.
+    ``Policy.level`` is the current level.
+``drain_lead(config, job_p95_seconds)``
+    The drain's lead time and where it comes from.
 
 Rules
 -----
@@ -78,19 +82,71 @@ Starvation guard
     ``pause_window_seconds``; past ``max_pause_seconds`` the channel is leased
     with ``trickle=True`` for ``trickle_seconds``, after which the debt is
     cleared and a full pause is allowed again.
+Demand-aware hold
+    Waiters vanish once the blamed channel is paused, while the wave of
+    protected work goes on: calm alone does not release.  Protected demand is
+    the observed rate of protected activity (``Sample.protected_activity``:
+    distinct request and critical/operational job statements seen by their
+    ``state_change``, per second over ``demand_window_seconds``); it
+    persists while protected work waits on a lock, or while that rate is at
+    least ``demand_min_rate`` and at least ``demand_hold_fraction`` of the
+    highest rate seen since the episode's first lease (the wave is over when
+    activity falls back to the office's background level, not to zero).
+    While Peak mode is on and leases are held, a calm governor keeps
+    renewing them (reason ``hold``) while demand persists,
+    until it has been gone for ``release_quiet_seconds``, and at least
+    ``min_hold_seconds`` after the episode's first lease.
+Demand gate
+    At elevated level a new lease needs a wave: protected demand at least
+    ``demand_min_rate``, or two protected waiters.  A lone request that
+    waited a fraction of a second while nothing else goes on is not worth a
+    paused channel (it is a small share of the calls; the pause would cost
+    bulk a minimum hold).  Severe contention always acts; held leases are
+    renewed either way; ``demand_gate = false`` turns the gate off.
+Re-lease backoff
+    A new lease within ``relapse_window_seconds`` of releasing everything is
+    a relapse: the releasing was premature.  Each relapse doubles both the
+    minimum hold and the quiet time required (capped at
+    ``max_hold_seconds``), so a release/re-lease pair cannot recur faster
+    than the doubling allows (at most 2 transitions per minute on average
+    over any flapping run of 5 minutes or more); no relapse for
+    ``relapse_window_seconds`` after a release, or the fulfillment window
+    opening or closing, starts over.
+Pre-window drain
+    ``drain_lead`` seconds before a protected interval opens (``next_window_at``),
+    every leasable background and bulk sub-tree not paused by a human is
+    leased (reason ``pre_window_drain``, evidence ``drain``) so that the
+    transactions running finish before the first picker arrives; the lead is
+    ``drain_lead_seconds`` when set, else 1.5 x the p95 duration of recent
+    background and bulk jobs + 1 s (at least 5 s, 30 s without history),
+    capped at ``drain_lead_max_seconds``.  Drained channels are held at
+    least ``min_hold_seconds`` into the window, then by demand as above.
 Resume
-    Once calm (after the dwell), held channels are released one at a time,
-    most important class first (operational, background, bulk), the first at
-    once, the next ``resume_step_seconds`` later ± ``resume_jitter`` (drawn
-    from the injected Random), the others renewed meanwhile.  Contention
-    coming back cancels the resume.
+    Once calm (after the dwell) and no hold applies, held channels are
+    released all at once (``resume_step_seconds`` = 0, the default) or one
+    at a time, most important class first (operational, background, bulk),
+    the first at once, the next ``resume_step_seconds`` later ±
+    ``resume_jitter`` (drawn from the injected Random), the others renewed
+    meanwhile.  Contention coming back cancels the resume.
+Preemption (opt-in, ``preempt_after`` seconds, 0 = off)
+    At severe level only, a root blocker that is a job of a background or
+    bulk channel, blamed as above (strictly less important than the waiter),
+    *running a statement* (``state = 'active'``: PostgreSQL ignores a cancel
+    while a session sits idle in its transaction) and blocking protected work
+    that has waited at least ``preempt_after`` gets a ``preempt`` action:
+    the database cancels its statement, the job's transaction rolls back and
+    peak_queue retries the job.  Each job is preempted at most once per
+    :data:`PREEMPT_MEMORY_S`; its channel is leased as usual so the retry
+    waits for the wave to pass.
 Evidence
     Every action carries ``reason``: ``blame`` or ``fallback`` for a new
     lease, ``renew`` for a held one (evidence keeps ``first_reason`` and this
-    cycle's blame), ``starvation_guard`` when a lease switches to (or starts as a)
-    trickle, ``calm``, ``peak_off`` or ``unleasable`` for a release; and a
-    JSON-serialisable ``evidence`` dict: level, thresholds, at most
-    :data:`MAX_LISTED` waiters and root blockers, plus what the reason needs.
+    cycle's blame), ``hold`` for one kept while calm (evidence ``hold``: why),
+    ``pre_window_drain`` for a drain, ``starvation_guard`` when a lease
+    switches to (or starts as a) trickle, ``calm``, ``peak_off`` or
+    ``unleasable`` for a release; and a JSON-serialisable ``evidence`` dict:
+    level, thresholds, at most :data:`MAX_LISTED` waiters and root blockers,
+    protected ``demand`` and the ``backoff`` state, plus what the reason needs.
 """
 
 import math
@@ -123,6 +179,18 @@ FALLBACK_ORDER = ("bulk", "background", "operational")
 MAX_CHAIN_DEPTH = 5
 #: Waiters and blockers listed in evidence (the DB caps evidence at 64 KiB).
 MAX_LISTED = 20
+#: Each relapse multiplies the minimum hold and the quiet time by this.
+HOLD_BACKOFF = 2.0
+#: Derived drain lead: this many times the p95 job duration, plus a second
+#: for the runner to notice; never under the floor; this without history.
+DRAIN_LEAD_FACTOR = 1.5
+DRAIN_LEAD_FLOOR_S = 5.0
+DRAIN_LEAD_UNKNOWN_S = 30.0
+MAX_DRAIN_LEAD_S = 3600.0
+#: A job preempted once is not preempted again for this long.
+PREEMPT_MEMORY_S = 3600.0
+#: Classes whose running jobs may be preempted.
+PREEMPTIBLE = ("background", "bulk")
 
 
 @dataclass(frozen=True)
@@ -204,8 +272,20 @@ class PolicyConfig:
     max_pause_seconds: float = 900.0
     pause_window_seconds: float = 3600.0
     trickle_seconds: float = 300.0
-    resume_step_seconds: float = 20.0
+    resume_step_seconds: float = 0.0
     resume_jitter: float = 0.5
+    demand_window_seconds: float = 3.0
+    demand_min_rate: float = 1.0
+    demand_hold_fraction: float = 0.3
+    demand_gate: bool = True
+    release_quiet_seconds: float = 2.0
+    min_hold_seconds: float = 15.0
+    relapse_window_seconds: float = 60.0
+    max_hold_seconds: float = 300.0
+    pre_window_drain: bool = True
+    drain_lead_seconds: float = 0.0  # 0: derived from recent job durations
+    drain_lead_max_seconds: float = 120.0
+    preempt_after: float = 0.0  # seconds; 0: never preempt
 
     def validate(self) -> None:
         """Raise :class:`ValueError` (one line) on a nonsensical config."""
@@ -238,6 +318,36 @@ class PolicyConfig:
             raise ValueError("resume_jitter must be a number between 0 and 1")
         if not 0.0 <= jitter <= 1.0:
             raise ValueError(f"resume_jitter must be between 0 and 1, got {jitter}")
+        _check_seconds(
+            "demand_window_seconds", self.demand_window_seconds, positive=True
+        )
+        _check_seconds("demand_min_rate", self.demand_min_rate, positive=True)
+        fraction = self.demand_hold_fraction
+        if isinstance(fraction, bool) or not isinstance(fraction, int | float):
+            raise ValueError("demand_hold_fraction must be a number between 0 and 1")
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(
+                f"demand_hold_fraction must be between 0 and 1, got {fraction}"
+            )
+        _check_seconds("release_quiet_seconds", self.release_quiet_seconds)
+        _check_seconds("min_hold_seconds", self.min_hold_seconds)
+        _check_seconds("relapse_window_seconds", self.relapse_window_seconds)
+        _check_seconds("max_hold_seconds", self.max_hold_seconds)
+        for name in ("pre_window_drain", "demand_gate"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false")
+        for name in ("drain_lead_seconds", "drain_lead_max_seconds"):
+            value = getattr(self, name)
+            _check_seconds(name, value, positive=name == "drain_lead_max_seconds")
+            if value > MAX_DRAIN_LEAD_S:
+                raise ValueError(f"{name} must be at most {MAX_DRAIN_LEAD_S:.0f} s")
+        _check_seconds("preempt_after", self.preempt_after)
+        longest = max(self.min_hold_seconds, self.release_quiet_seconds)
+        if self.max_hold_seconds < longest:
+            raise ValueError(
+                f"max_hold_seconds ({self.max_hold_seconds}) is below "
+                f"min_hold_seconds or release_quiet_seconds ({longest})"
+            )
 
 
 def _check_seconds(name: str, value, positive: bool = False) -> None:
@@ -246,6 +356,22 @@ def _check_seconds(name: str, value, positive: bool = False) -> None:
     if not math.isfinite(value) or value < 0 or (positive and value == 0):
         bound = "positive" if positive else "zero or more"
         raise ValueError(f"{name} must be {bound} and finite, got {value}")
+
+
+def drain_lead(config: PolicyConfig, job_p95_seconds: float | None) -> tuple:
+    """(lead seconds, where it comes from) of the pre-window drain; 0 = off."""
+    if not config.pre_window_drain:
+        return 0.0, "off"
+    if config.drain_lead_seconds > 0:
+        return float(config.drain_lead_seconds), "configured"
+    cap = config.drain_lead_max_seconds
+    if job_p95_seconds is None or not math.isfinite(job_p95_seconds):
+        return min(DRAIN_LEAD_UNKNOWN_S, cap), "default, no recent job"
+    derived = max(job_p95_seconds * DRAIN_LEAD_FACTOR + 1.0, DRAIN_LEAD_FLOOR_S)
+    source = f"{DRAIN_LEAD_FACTOR:g} x p95 of recent bulk/background jobs"
+    if derived > cap:
+        return cap, source + f" ({derived:.0f} s), capped"
+    return derived, source
 
 
 def _lineage(name: str):
@@ -339,6 +465,8 @@ class _Blame:
     channels: dict[str, dict]  # channel -> {"waiter_pids", "blocker_pids"}
     fallback_rank: int | None  # most important waiter needing the fallback
     roots: dict[int, Backend | None]  # root blockers seen
+    # blamed root blocker pid -> (its channel, longest wait it causes)
+    blocking: dict[int, tuple[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -398,6 +526,17 @@ class Policy:
         self._next_release_at: float | None = None
         self._releasing: set[str] = set()
         self._first_reason: dict[str, str] = {}
+        # Demand-aware hold and re-lease backoff.
+        self._activity: dict[tuple[int, float], float] = {}  # -> when, our clock
+        self._demand: dict = {}
+        self._episode_peak_rate = 0.0  # highest demand since the first lease
+        self._last_demand_at: float | None = None
+        self._held_since: float | None = None  # first lease of this episode
+        self._released_at: float | None = None  # everything released then
+        self._relapses = 0
+        self._was_protected: bool | None = None
+        self._drained_window: float | None = None  # window start drained for
+        self._preempted: dict[str, float] = {}  # job uuid -> when
 
     @property
     def level(self) -> str:
@@ -411,6 +550,8 @@ class Policy:
         now: float,
         protected: bool,
         peak_mode: bool,
+        next_window_at: float | None = None,
+        job_p95_seconds: float | None = None,
     ) -> Decision:
         protected = bool(protected and peak_mode)
         thresholds = self.config.protected if protected else self.config.normal
@@ -434,6 +575,10 @@ class Policy:
             if w.backend.role_label in PROTECTED_RANK
             and w.wait_seconds >= thresholds.elevated_exit_age
         ]
+        if protected != self._was_protected:
+            self._relapses = 0  # a window opened or closed: a new start
+            self._was_protected = protected
+        self._track_demand(sample, now, bool(relevant))
         cycle = _Cycle(sample, _Table(channels), held, now, relevant, {})
         blame = self._analyse(cycle)
         cycle.evidence = self._evidence(cycle, blame, previous, thresholds, protected)
@@ -447,8 +592,23 @@ class Policy:
         if previous != self._level:
             head += f" (was {previous})"
 
+        drain = self._drain(now, next_window_at, job_p95_seconds)
+        if drain:
+            actions, what = self._act(cycle, blame)
+            actions, what = self._add_drain(cycle, actions, what, drain)
+            return Decision(
+                level=self._level,
+                previous_level=previous,
+                protected=protected,
+                acting=True,
+                actions=tuple(actions),
+                explanation=f"{head}: {summary}; {what}.",
+            )
         if peak_mode or self._level == SEVERE:
-            if self._level == CALM:
+            hold = self._hold_reason(cycle) if self._level == CALM else None
+            if hold:
+                actions, what = self._hold(cycle, hold)
+            elif self._level == CALM:
                 actions, what = self._resume(cycle, "calm")
             else:
                 actions, what = self._act(cycle, blame)
@@ -534,6 +694,8 @@ class Policy:
                     if blame.fallback_rank is None or rank < blame.fallback_rank:
                         blame.fallback_rank = rank
                     continue
+                _c, longest = blame.blocking.get(pid, (channel, 0.0))
+                blame.blocking[pid] = (channel, max(longest, waiter.wait_seconds))
                 entry = blame.channels.setdefault(
                     channel, {"waiter_pids": [], "blocker_pids": []}
                 )
@@ -593,6 +755,10 @@ class Policy:
         self._next_release_at = None
         self._releasing.clear()
         actions = self._drop_unleasable(cycle)
+        lone = self._lone_wait(cycle)
+        if lone:
+            # Held leases are renewed as usual; nothing new is taken.
+            blame = _Blame({}, None, blame.roots, blame.blocking)
         fallback, cls = self._fallback(cycle, blame.fallback_rank)
         # Evidence per channel: why it is (still) wanted this cycle.
         wanted: dict[str, dict] = {
@@ -618,6 +784,8 @@ class Policy:
                 new.append(channel)
                 self._first_reason[channel] = reason
             actions.append(self._lease(cycle, channel, reason, extra))
+        if new and not cycle.held:
+            self._start_episode(cycle.now)
         renewed = sum(
             1 for a in actions if a.kind == "lease" and a.channel in cycle.held
         )
@@ -627,12 +795,20 @@ class Policy:
                 what += f", renewing {renewed}"
         elif renewed:
             what = f"nothing new to lease, renewing {renewed} until calm"
+        elif lone:
+            what = lone
         elif blame.roots:
             what = "no lower-priority job to pause"
         else:
             what = "nothing to pause"
         if cls:
             what += f" (fallback class {cls}: blockers untagged or unresolved)"
+        preempts = self._preempt(cycle, blame)
+        if preempts:
+            actions.extend(preempts)
+            what += ", preempting " + ", ".join(
+                f"job {a.job_uuid} of {a.channel}" for a in preempts
+            )
         return actions, what
 
     def _resume(self, cycle: _Cycle, reason: str) -> tuple[list[Action], str]:
@@ -652,12 +828,19 @@ class Policy:
         if self._next_release_at is None:
             self._next_release_at = cycle.now  # the dwell already waited
         released = ""
+        step = self.config.resume_step_seconds
+        if step == 0:  # the default: everything at once
+            for channel in sorted(pending, key=lambda c: (cycle.table.rank(c), c)):
+                self._releasing.add(channel)
+                actions.append(self._release(cycle, channel, reason))
+            self._next_release_at = None
+            self._end_episode(cycle.now)
+            return actions, f"released {', '.join(sorted(pending))} at once"
         if cycle.now >= self._next_release_at:
             released = min(pending, key=lambda c: (cycle.table.rank(c), c))
             pending.remove(released)
             self._releasing.add(released)
             actions.append(self._release(cycle, released, reason))
-            step = self.config.resume_step_seconds
             jitter = self.config.resume_jitter * self._rng.uniform(-1.0, 1.0)
             self._next_release_at = (
                 cycle.now + step * (1.0 + jitter) if pending else None
@@ -667,6 +850,8 @@ class Policy:
             actions.append(
                 self._lease(cycle, channel, "renew", {"first_reason": first})
             )
+        if not pending:
+            self._end_episode(cycle.now)
         what = f"released {released}, " if released else "resuming, "
         if pending:
             wait = max(0.0, self._next_release_at - cycle.now)
@@ -674,6 +859,224 @@ class Policy:
         else:
             what += "all released"
         return actions, what
+
+    # -- demand-aware hold and backoff ----------------------------------------
+
+    def _track_demand(self, sample: Sample, now: float, waiting: bool) -> None:
+        window = self.config.demand_window_seconds
+        horizon = now - window
+        active = 0
+        for activity in sample.protected_activity:
+            key = (activity.pid, activity.changed_at)
+            self._activity.setdefault(key, now - activity.age_seconds)
+            active += activity.active
+        self._activity = {k: t for k, t in self._activity.items() if t >= horizon}
+        rate = len(self._activity) / window
+        if self._held_since is not None:
+            self._episode_peak_rate = max(self._episode_peak_rate, rate)
+        threshold = max(
+            self.config.demand_min_rate,
+            self.config.demand_hold_fraction * self._episode_peak_rate,
+        )
+        persists = waiting or rate >= threshold
+        if persists:
+            self._last_demand_at = now
+        newest = max(
+            (now - a.age_seconds for a in sample.protected_activity), default=None
+        )
+        self._demand = {
+            "rate_per_second": _num(rate),
+            "threshold_per_second": _num(threshold),
+            "episode_peak_per_second": _num(self._episode_peak_rate),
+            "window_seconds": window,
+            "active": active,
+            "protected_waiting": waiting,
+            "persists": persists,
+            "last_activity_seconds_ago": (
+                None if newest is None else _num(max(0.0, now - newest))
+            ),
+            "gone_for_seconds": (
+                None
+                if self._last_demand_at is None
+                else _num(now - self._last_demand_at)
+            ),
+        }
+
+    def _lone_wait(self, cycle: _Cycle) -> str:
+        """Why contention is no reason for a new lease ("" when it is): at
+        elevated level, one protected request that waited while nothing
+        like a wave goes on (demand under ``demand_min_rate``) costs that
+        one request a fraction of a second; pausing the channel for a
+        minimum hold would cost the bulk work far more."""
+        if not self.config.demand_gate or self._level != ELEVATED:
+            return ""
+        if len(cycle.relevant) >= 2:
+            return ""
+        rate = self._demand.get("rate_per_second") or 0.0
+        if rate >= self.config.demand_min_rate:
+            return ""
+        return (
+            f"a lone protected wait, no wave (demand {rate:.1f}/s < "
+            f"{self.config.demand_min_rate:g}/s): no new lease"
+        )
+
+    def _backoff(self) -> tuple[float, float]:
+        """(minimum hold, quiet time) after this many relapses."""
+        factor = HOLD_BACKOFF**self._relapses
+        cap = self.config.max_hold_seconds
+        return (
+            min(self.config.min_hold_seconds * factor, cap),
+            min(self.config.release_quiet_seconds * factor, cap),
+        )
+
+    def _start_episode(self, now: float) -> None:
+        if (
+            self._released_at is not None
+            and now - self._released_at <= self.config.relapse_window_seconds
+        ):
+            self._relapses += 1
+        else:
+            self._relapses = 0
+        self._held_since = now
+        self._episode_peak_rate = 0.0
+
+    def _end_episode(self, now: float) -> None:
+        self._held_since = None
+        self._released_at = now
+        self._episode_peak_rate = 0.0
+
+    def _hold_reason(self, cycle: _Cycle) -> str:
+        """Why calm does not release yet ("" when it may)."""
+        if not cycle.held:
+            return ""
+        hold, quiet = self._backoff()
+        opened = self._drained_window
+        if opened is not None and cycle.now < opened + self.config.min_hold_seconds:
+            return (
+                f"drained for the window opened {max(0.0, cycle.now - opened):.0f} s"
+                f" ago, held at least {self.config.min_hold_seconds:.0f} s into it"
+            )
+        if self._demand.get("persists"):
+            return (
+                f"protected demand persists "
+                f"({self._demand['rate_per_second']:.1f}/s)"
+            )
+        gone = cycle.now - (self._last_demand_at or -math.inf)
+        if gone < quiet:
+            return f"protected demand gone {gone:.1f} s, waiting {quiet:.0f} s"
+        held_for = cycle.now - (self._held_since or -math.inf)
+        if held_for < hold:
+            return (
+                f"minimum hold {hold:.0f} s after {self._relapses} "
+                f"relapse{'s' if self._relapses != 1 else ''}"
+            )
+        return ""
+
+    def _hold(self, cycle: _Cycle, why: str) -> tuple[list[Action], str]:
+        self._reset_fallback()
+        self._next_release_at = None
+        self._releasing.clear()
+        actions = self._drop_unleasable(cycle)
+        kept = sorted(c for c in cycle.held if cycle.table.leasable(c))
+        for channel in kept:
+            first = self._first_reason.get(channel, "unknown")
+            actions.append(
+                self._lease(
+                    cycle, channel, "hold", {"first_reason": first, "hold": why}
+                )
+            )
+        return actions, f"holding {', '.join(kept)}: {why}"
+
+    # -- preemption ------------------------------------------------------------
+
+    def _preempt(self, cycle: _Cycle, blame: _Blame) -> list[Action]:
+        after = self.config.preempt_after
+        horizon = cycle.now - PREEMPT_MEMORY_S
+        self._preempted = {u: t for u, t in self._preempted.items() if t > horizon}
+        if not after or self._level != SEVERE:
+            return []
+        actions = []
+        for pid, (channel, waited) in sorted(blame.blocking.items()):
+            backend = cycle.sample.blockers.get(pid)
+            if backend is None or waited < after:
+                continue
+            role = backend.role
+            if (
+                role.kind != KIND_JOB
+                or role.priority_class not in PREEMPTIBLE
+                or not role.job_uuid
+                or backend.state != "active"
+                or role.job_uuid in self._preempted
+            ):
+                continue
+            self._preempted[role.job_uuid] = cycle.now
+            evidence = dict(cycle.evidence)
+            evidence["preempted"] = {
+                "pid": pid,
+                "job_uuid": role.job_uuid,
+                "channel": channel,
+                "job_class": role.priority_class,
+                "blocked_protected_seconds": _num(waited),
+                "preempt_after": after,
+                "statement_seconds": _num(backend.query_seconds),
+            }
+            actions.append(
+                Action(
+                    "preempt",
+                    channel,
+                    "preempt",
+                    evidence,
+                    pid=pid,
+                    job_uuid=role.job_uuid,
+                )
+            )
+        return actions
+
+    # -- pre-window drain ------------------------------------------------------
+
+    def _drain(self, now: float, window_at, job_p95) -> dict | None:
+        if window_at is None:
+            return None
+        lead, source = drain_lead(self.config, job_p95)
+        if not 0 < window_at - now <= lead:
+            return None
+        return {
+            "window_opens_at": _num(window_at),
+            "seconds_to_window": _num(window_at - now),
+            "lead_seconds": _num(lead),
+            "lead_source": source,
+            "job_p95_seconds": None if job_p95 is None else _num(job_p95),
+        }
+
+    def _add_drain(
+        self, cycle: _Cycle, actions: list[Action], what: str, drain: dict
+    ) -> tuple[list[Action], str]:
+        """Lease every background and bulk sub-tree for the coming window,
+        on top of what contention asks now."""
+        leased = {a.channel for a in actions if a.kind == "lease"}
+        new = []
+        for channel in cycle.table.fallback("background"):
+            if channel in leased:
+                continue
+            if channel in cycle.held:
+                first = self._first_reason.get(channel, "unknown")
+                extra = {"first_reason": first, "drain": drain}
+                actions.append(self._lease(cycle, channel, "renew", extra))
+                continue
+            self._first_reason[channel] = "pre_window_drain"
+            actions.append(
+                self._lease(cycle, channel, "pre_window_drain", {"drain": drain})
+            )
+            new.append(channel)
+        if (new or leased) and self._held_since is None:
+            self._held_since = cycle.now  # not a relapse: a planned pause
+            self._episode_peak_rate = 0.0
+        self._drained_window = drain["window_opens_at"]
+        head = (f"draining {', '.join(new)}" if new else "drained channels held") + (
+            f" before the window opening in {drain['seconds_to_window']:.0f} s "
+            f"(lead {drain['lead_seconds']:.0f} s: {drain['lead_source']})"
+        )
+        return actions, f"{head}; {what}"
 
     def _drop_unleasable(self, cycle: _Cycle) -> list[Action]:
         """Release at once what the DB would now refuse to renew."""
@@ -753,6 +1156,7 @@ class Policy:
         protected: bool,
     ) -> dict:
         sample = cycle.sample
+        hold, quiet = self._backoff()
         waiters = sorted(
             sample.waiters,
             key=lambda w: (w.backend.role_label not in PROTECTED_RANK, -w.wait_seconds),
@@ -787,4 +1191,10 @@ class Policy:
             "root_blockers_total": len(blame.roots),
             "root_blockers": blockers,
             "deadlocks_delta": sample.deadlocks_delta,
+            "demand": dict(self._demand),
+            "backoff": {
+                "relapses": self._relapses,
+                "min_hold_seconds": _num(hold),
+                "quiet_seconds": _num(quiet),
+            },
         }

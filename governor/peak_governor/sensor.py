@@ -11,7 +11,7 @@ import json
 import time
 
 from . import attribution, contract
-from .model import Backend, Sample, Waiter
+from .model import Activity, Backend, Sample, Waiter
 
 SAMPLE_SQL = """
 WITH waiting AS (
@@ -29,10 +29,22 @@ WITH waiting AS (
            EXTRACT(EPOCH FROM clock_timestamp() - a.query_start)::float8 AS query_s
       FROM pg_stat_activity a
      WHERE a.pid IN (SELECT unnest(blockers) FROM waiting)
+), demand AS (
+    -- Protected work (requests, critical and operational jobs), running or
+    -- last run: the policy keeps leases while it goes on (demand-aware hold).
+    SELECT a.pid, EXTRACT(EPOCH FROM a.state_change)::float8 AS changed_at,
+           EXTRACT(EPOCH FROM clock_timestamp() - a.state_change)::float8 AS age_s,
+           a.state <> 'idle' AS active
+      FROM pg_stat_activity a
+     WHERE a.datname = current_database() AND a.state_change IS NOT NULL
+       AND (a.application_name LIKE 'pk1|http|%'
+            OR a.application_name LIKE 'pk1|job|critical|%'
+            OR a.application_name LIKE 'pk1|job|operational|%')
 )
 SELECT (SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()),
        COALESCE((SELECT json_agg(waiting) FROM waiting), '[]'::json),
-       COALESCE((SELECT json_agg(blocking) FROM blocking), '[]'::json)
+       COALESCE((SELECT json_agg(blocking) FROM blocking), '[]'::json),
+       COALESCE((SELECT json_agg(demand) FROM demand), '[]'::json)
 """
 
 
@@ -62,7 +74,7 @@ class Sensor:
         started = time.perf_counter()
         with conn.cursor() as cur:
             cur.execute(SAMPLE_SQL)
-            deadlocks, waiting_rows, blocking_rows = cur.fetchone()
+            deadlocks, waiting_rows, blocking_rows, demand_rows = cur.fetchone()
         duration = time.perf_counter() - started
         waiters = tuple(
             Waiter(
@@ -90,6 +102,15 @@ class Sensor:
             deadlocks_total=deadlocks,
             deadlocks_delta=delta,
             duration_seconds=duration,
+            protected_activity=tuple(
+                Activity(
+                    pid=int(row["pid"]),
+                    changed_at=float(row["changed_at"]),
+                    age_seconds=max(0.0, float(row.get("age_s") or 0.0)),
+                    active=bool(row.get("active")),
+                )
+                for row in _as_list(demand_rows)
+            ),
         )
 
     @staticmethod

@@ -12,11 +12,28 @@ the job row is queue bookkeeping, not interactive work.
 import logging
 from contextlib import contextmanager
 
+from psycopg2 import errors as pg_errors
+
 from odoo.addons.queue_job.controllers import main as queue_job_main
+from odoo.addons.queue_job.exception import RetryableJobError
 
 from ..lib import attribution
 
 _logger = logging.getLogger(__name__)
+
+#: A preempted job runs again this long after, when its channel is not leased.
+PREEMPT_RETRY_SECONDS = 5
+#: PostgreSQL's message for pg_cancel_backend(); a statement_timeout or a
+#: lock_timeout says something else and fails the job as before.
+CANCELED_BY_REQUEST = "canceling statement due to user request"
+
+
+def preempted(exc) -> bool:
+    """Whether ``exc`` is the cancel of a running statement by
+    pg_cancel_backend (the governor's ``peak_queue_job_preempt``)."""
+    return isinstance(exc, pg_errors.QueryCanceled) and CANCELED_BY_REQUEST in str(
+        getattr(exc.diag, "message_primary", None) or exc
+    )
 
 
 def _priority_class(env, channel):
@@ -53,6 +70,27 @@ def job_tag(env, job):
 class PeakRunJobController(queue_job_main.RunJobController):
     @classmethod
     def _try_perform_job(cls, env, job):
+        try:
+            return cls._peak_perform_tagged(env, job)
+        except pg_errors.QueryCanceled as exc:
+            # Preempted: the transaction rolled back, nothing of the job was
+            # kept; run it again like a serialization failure. Within
+            # max_retries only: a job preempted every time still ends failed.
+            if not preempted(exc) or (job.max_retries and job.retry >= job.max_retries):
+                raise
+            _logger.warning(
+                "job %s preempted (its statement was cancelled to free locks "
+                "protected work waited on); retried in %s s",
+                job.uuid,
+                PREEMPT_RETRY_SECONDS,
+            )
+            raise RetryableJobError(
+                "preempted by peak-governor: rolled back, retried",
+                seconds=PREEMPT_RETRY_SECONDS,
+            ) from exc
+
+    @classmethod
+    def _peak_perform_tagged(cls, env, job):
         tag = job_tag(env, job)
         if tag is None:
             return super()._try_perform_job(env, job)

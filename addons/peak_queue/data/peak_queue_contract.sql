@@ -1,12 +1,18 @@
--- Odoo Peak DB contract v1: pause leases on queue_job channels.
+-- Odoo Peak DB contract v2: pause leases on queue_job channels.
 -- Documented in docs/db-contract.md; the governor calls these functions, the
 -- Odoo UI too, so validation lives here, once. Executed on every install and
 -- upgrade of peak_queue (peak.queue.lease.init); CREATE OR REPLACE keeps it
 -- idempotent. Times are UTC `timestamp without time zone`, as Odoo stores them,
 -- and always come from the database clock.
+--
+-- Least privilege (v2): every function that writes (or signals) is SECURITY DEFINER, owned
+-- by Odoo's role (whoever runs this file), with a pinned search_path so a
+-- caller cannot shadow a table or an operator with its own schema. The
+-- governor's role gets EXECUTE on them and only SELECT on the tables: the
+-- functions are the only way to write a lease, an event or the leader row.
 
 CREATE OR REPLACE FUNCTION peak_queue_contract_version() RETURNS integer
-LANGUAGE sql IMMUTABLE AS $$ SELECT 1 $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT 2 $$;
 
 -- The priority class of a channel: its own, else its closest ancestor's,
 -- else 'operational' (the documented default, e.g. for jobs in root).
@@ -42,7 +48,8 @@ CREATE OR REPLACE FUNCTION peak_queue_lease_acquire(
     p_channel text, p_holder text, p_reason text, p_evidence jsonb,
     p_ttl_seconds integer, p_trickle boolean DEFAULT false)
 RETURNS TABLE (lease_id integer, lease_expires_at timestamp, renewed boolean)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
 DECLARE
     v_now timestamp := now() AT TIME ZONE 'utc';
     v_channel queue_job_channel%ROWTYPE;
@@ -138,7 +145,8 @@ $$;
 CREATE OR REPLACE FUNCTION peak_queue_lease_release(
     p_channel text, p_holder text, p_reason text)
 RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
 DECLARE
     v_now timestamp := now() AT TIME ZONE 'utc';
     v_count integer;
@@ -170,7 +178,8 @@ $$;
 -- Record leases whose time ran out. Only bookkeeping: the jobrunner already
 -- stopped honouring them at expires_at, by itself.
 CREATE OR REPLACE FUNCTION peak_queue_lease_expire() RETURNS integer
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
 DECLARE
     v_now timestamp := now() AT TIME ZONE 'utc';
     v_count integer;
@@ -230,7 +239,8 @@ DROP FUNCTION IF EXISTS peak_queue_governor_heartbeat(text, integer);
 CREATE OR REPLACE FUNCTION peak_queue_governor_heartbeat(
     p_holder text, p_ttl_seconds integer, p_level text DEFAULT NULL)
 RETURNS TABLE (is_leader boolean, leader text, leader_expires_at timestamp)
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
 DECLARE
     v_now timestamp := now() AT TIME ZONE 'utc';
 BEGIN
@@ -261,9 +271,94 @@ $$;
 -- A leader stepping down (SIGTERM) hands over at once instead of after a TTL.
 CREATE OR REPLACE FUNCTION peak_queue_governor_resign(p_holder text)
 RETURNS boolean
-LANGUAGE sql AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
     WITH gone AS (
         DELETE FROM peak_queue_governor_leader WHERE holder = p_holder RETURNING 1
     )
     SELECT EXISTS (SELECT 1 FROM gone)
 $$;
+
+-- Preemption (opt-in on the governor's side): cancel the running statement of
+-- one job's session, so its transaction rolls back and queue_job retries the
+-- job (peak_queue turns the cancel into a retry). Refused (22023) unless the
+-- backend is, right now, a session of this database tagged as that very job
+-- (pk1 attribution, uuid included) of a background or bulk channel: a pid
+-- reused by other work, a request, a cron or a critical or operational job is
+-- never touched. Runs as Odoo's role, which may signal the sessions of its
+-- own workers: the governor's role needs no pg_signal_backend. Records a
+-- 'preempted' event; returns whether the signal was sent.
+CREATE OR REPLACE FUNCTION peak_queue_job_preempt(
+    p_pid integer, p_job_uuid text, p_holder text, p_reason text, p_evidence jsonb)
+RETURNS boolean
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+DECLARE
+    v_now timestamp := now() AT TIME ZONE 'utc';
+    v_tag text;
+    v_class text;
+    v_channel queue_job_channel%ROWTYPE;
+    v_sent boolean;
+BEGIN
+    IF p_holder IS NULL OR btrim(p_holder) = '' OR length(p_holder) > 128 THEN
+        RAISE EXCEPTION 'peak lease: holder must be 1 to 128 characters'
+            USING ERRCODE = '22023';
+    END IF;
+    IF p_reason IS NULL OR btrim(p_reason) = '' OR length(p_reason) > 512 THEN
+        RAISE EXCEPTION 'peak lease: reason must be 1 to 512 characters'
+            USING ERRCODE = '22023';
+    END IF;
+    IF p_evidence IS NULL OR jsonb_typeof(p_evidence) <> 'object'
+            OR octet_length(p_evidence::text) > 65536 THEN
+        RAISE EXCEPTION 'peak lease: evidence must be a JSON object of 64 KiB at most'
+            USING ERRCODE = '22023';
+    END IF;
+    IF p_job_uuid IS NULL OR p_job_uuid !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+        RAISE EXCEPTION 'peak lease: job uuid must be a lowercase dashed uuid'
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT a.application_name INTO v_tag FROM pg_stat_activity a
+     WHERE a.pid = p_pid AND a.datname = current_database() AND a.state <> 'idle';
+    IF v_tag IS NULL OR split_part(v_tag, '|', 1) <> 'pk1'
+            OR split_part(v_tag, '|', 2) <> 'job'
+            OR split_part(v_tag, '|', 4) <> replace(p_job_uuid, '-', '') THEN
+        RAISE EXCEPTION 'peak lease: backend % is not running job %', p_pid, p_job_uuid
+            USING ERRCODE = '22023';
+    END IF;
+    SELECT c.* INTO v_channel FROM queue_job j
+      JOIN queue_job_channel c ON c.complete_name = j.channel
+     WHERE j.uuid = p_job_uuid AND j.state = 'started';
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'peak lease: job % is not started in a known channel', p_job_uuid
+            USING ERRCODE = '22023';
+    END IF;
+    v_class := peak_queue_channel_class(v_channel.id);
+    IF v_class NOT IN ('background', 'bulk') THEN
+        RAISE EXCEPTION 'peak lease: job % is % work and is never preempted',
+            p_job_uuid, v_class USING ERRCODE = '22023';
+    END IF;
+    v_sent := pg_cancel_backend(p_pid);
+    INSERT INTO peak_queue_lease_event
+        (lease_id, channel_id, channel_name, action, holder, reason, evidence,
+         expires_at, create_date, write_date)
+    VALUES (NULL, v_channel.id, v_channel.complete_name, 'preempted', p_holder,
+            p_reason,
+            p_evidence || jsonb_build_object('pid', p_pid, 'job_uuid', p_job_uuid,
+                                             'signal_sent', v_sent),
+            NULL, v_now, v_now);
+    RETURN v_sent;
+END
+$$;
+
+-- Only Odoo's role (the owner) and the roles it grants EXECUTE to (the
+-- governor's, see peak.queue.lease._grant_governor_role) may write through
+-- these: a definer function callable by PUBLIC would hand the owner's rights
+-- to every role of the cluster.
+REVOKE ALL ON FUNCTION
+    peak_queue_lease_acquire(text, text, text, jsonb, integer, boolean),
+    peak_queue_lease_release(text, text, text),
+    peak_queue_lease_expire(),
+    peak_queue_governor_heartbeat(text, integer, text),
+    peak_queue_governor_resign(text),
+    peak_queue_job_preempt(integer, text, text, text, jsonb)
+FROM PUBLIC;

@@ -18,13 +18,31 @@ CONTRACT_SQL = (
 )
 INVALID_PARAMETER = "22023"
 DEFAULT_GOVERNOR_ROLE = "peak_governor"
-# The governor's least privilege (docs/db-contract.md): what it may touch.
-GOVERNOR_GRANTS = [
-    ("SELECT", ["queue_job_channel", "queue_job", "ir_config_parameter"]),
-    ("SELECT, INSERT, UPDATE", ["peak_queue_lease", "peak_queue_lease_event"]),
-    ("SELECT, INSERT, UPDATE, DELETE", ["peak_queue_governor_leader"]),
+# The governor's least privilege (docs/db-contract.md, v2): it reads these
+# tables and writes only through the contract's SECURITY DEFINER functions.
+GOVERNOR_READS = [
+    "queue_job_channel",
+    "queue_job",
+    "ir_config_parameter",
+    "peak_queue_lease",
+    "peak_queue_lease_event",
+    "peak_queue_governor_leader",
 ]
-GOVERNOR_SEQUENCES = ["peak_queue_lease_id_seq", "peak_queue_lease_event_id_seq"]
+# Tables contract v1 let the governor write: revoked on upgrade.
+GOVERNOR_NO_WRITE = [
+    "peak_queue_lease",
+    "peak_queue_lease_event",
+    "peak_queue_governor_leader",
+]
+GOVERNOR_NO_SEQUENCES = ["peak_queue_lease_id_seq", "peak_queue_lease_event_id_seq"]
+GOVERNOR_FUNCTIONS = [
+    "peak_queue_lease_acquire(text, text, text, jsonb, integer, boolean)",
+    "peak_queue_lease_release(text, text, text)",
+    "peak_queue_lease_expire()",
+    "peak_queue_governor_heartbeat(text, integer, text)",
+    "peak_queue_governor_resign(text)",
+    "peak_queue_job_preempt(integer, text, text, text, jsonb)",
+]
 
 
 def governor_role() -> str:
@@ -92,18 +110,27 @@ class PeakQueueLease(models.Model):
         if not self.env.cr.fetchone():
             _logger.info("no PostgreSQL role %s: governor grants skipped", role)
             return
-        for privileges, tables in GOVERNOR_GRANTS:
-            self.env.cr.execute(
-                sql.SQL("GRANT {} ON {} TO {}").format(
-                    sql.SQL(privileges),
-                    sql.SQL(", ").join(map(sql.Identifier, tables)),
-                    sql.Identifier(role),
-                )
-            )
+        role_sql = sql.Identifier(role)
         self.env.cr.execute(
-            sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, GOVERNOR_SEQUENCES)),
-                sql.Identifier(role),
+            sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, GOVERNOR_NO_WRITE)), role_sql
+            )
+        )
+        self.env.cr.execute(
+            sql.SQL("REVOKE ALL ON SEQUENCE {} FROM {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, GOVERNOR_NO_SEQUENCES)),
+                role_sql,
+            )
+        )
+        self.env.cr.execute(
+            sql.SQL("GRANT SELECT ON {} TO {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, GOVERNOR_READS)), role_sql
+            )
+        )
+        # Signatures are constants of this module, not user input.
+        self.env.cr.execute(
+            sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
+                sql.SQL(", ").join(map(sql.SQL, GOVERNOR_FUNCTIONS)), role_sql
             )
         )
         _logger.info("granted the governor's least privilege to role %s", role)

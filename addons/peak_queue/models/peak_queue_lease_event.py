@@ -6,7 +6,8 @@ from odoo.exceptions import AccessError
 
 
 class PeakQueueLeaseEvent(models.Model):
-    """Governor activity: every lease created, renewed, released or expired.
+    """Governor activity: every lease created, renewed, released or expired,
+    and every job the governor preempted (opt-in).
 
     Rows come from the contract's SQL functions only; the ORM can neither edit
     nor delete them.
@@ -28,6 +29,7 @@ class PeakQueueLeaseEvent(models.Model):
             ("renewed", "Renewed"),
             ("released", "Released"),
             ("expired", "Expired"),
+            ("preempted", "Job preempted"),
         ],
         required=True,
         readonly=True,

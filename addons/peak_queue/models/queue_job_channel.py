@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError
 
 PRIORITY_CLASSES = [
@@ -93,14 +93,42 @@ class QueueJobChannel(models.Model):
     @api.model
     def _peak_class_of(self, channel_name: str) -> str:
         """Class of a channel by complete name; unknown names fall back to their
-        closest known ancestor (queue_job does the same when routing jobs)."""
-        name = channel_name or "root"
-        while name:
-            channel = self.sudo().search([("complete_name", "=", name)], limit=1)
-            if channel:
-                return channel.effective_class
-            name = name.rpartition(".")[0]
-        return DEFAULT_CLASS
+        closest known ancestor (queue_job does the same when routing jobs).
+
+        Runs at every job start: cached per worker by name, one query on a
+        miss; any change to a channel clears the cache of every worker."""
+        return self._peak_class_by_name(channel_name or "root")
+
+    @api.model
+    @tools.ormcache("channel_name")
+    def _peak_class_by_name(self, channel_name: str) -> str:
+        parts = channel_name.split(".")
+        candidates = [".".join(parts[:end]) for end in range(len(parts), 0, -1)]
+        self.flush_model(["complete_name", "priority_class", "parent_id"])
+        # peak_queue_channel_class() is the contract's own rule, the one the
+        # lease function applies: the job's tag and the lease agree.
+        self.env.cr.execute(
+            "SELECT peak_queue_channel_class(id) FROM queue_job_channel "
+            "WHERE complete_name = ANY(%s) "
+            "ORDER BY length(complete_name) DESC LIMIT 1",
+            [candidates],
+        )
+        row = self.env.cr.fetchone()
+        return row[0] if row else DEFAULT_CLASS
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if {"name", "parent_id", "priority_class"} & set(vals):
+            self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
 
     @api.constrains("priority_class", "pinned")
     def _check_root_untouched(self):

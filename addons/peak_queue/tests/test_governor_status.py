@@ -2,6 +2,8 @@
 """Settings > Peak Operations: the governor's defaults and state, as an
 operator sees them (real registry, real contract functions)."""
 
+from freezegun import freeze_time
+
 from odoo.exceptions import ValidationError
 from odoo.tests import HttpCase, TransactionCase, tagged
 
@@ -120,11 +122,12 @@ class TestGovernorStatus(TransactionCase):
         self.assertGreaterEqual(status["governor"]["heartbeat_age_s"], 95)
         self.assertIn("No governor seen for 9", self.status.render_html())
 
+    @freeze_time("2026-12-02 13:30:00")  # inside the all-day window below
     def test_peak_mode_source_and_next_protected_interval(self):
         self.env["peak.period"].search([]).action_archive()
         self.env["peak.mode"].set_peak_mode(True, "status test")
         self.env["peak.fulfillment.window"].search([]).unlink()
-        # Every day from 00:00 to 23:59 UTC: protected now whatever the hour.
+        # Every day from 00:00 to 23:59 UTC.
         self.env["peak.fulfillment.window"].create(
             {
                 "name": "All day",

@@ -156,6 +156,25 @@ class TestLeaseContract(TransactionCase):
         self.env.cr.execute("SELECT peak_queue_channel_class(%s)", [child.id])
         self.assertEqual(self.env.cr.fetchone()[0], "bulk", "SQL and ORM agree")
 
+    def test_class_lookup_is_cached_and_follows_changes(self):
+        child = self.Channel.create({"name": "cached", "parent_id": self.bulk.id})
+        with self.assertQueryCount(1):
+            self.assertEqual(
+                self.Channel._peak_class_of("root.bulk.cached.x.y"), "bulk"
+            )
+        with self.assertQueryCount(0):
+            self.assertEqual(
+                self.Channel._peak_class_of("root.bulk.cached.x.y"), "bulk"
+            )
+        child.priority_class = "background"
+        self.assertEqual(
+            self.Channel._peak_class_of("root.bulk.cached.x.y"), "background"
+        )
+        child.unlink()
+        self.assertEqual(self.Channel._peak_class_of("root.bulk.cached.x.y"), "bulk")
+        self.assertEqual(self.Channel._peak_class_of(""), "operational")
+        self.assertEqual(self.Channel._peak_class_of("nowhere.at.all"), "operational")
+
     def test_function_rules_route_channelless_jobs(self):
         Function = self.env["queue.job.function"]
         self.assertEqual(
