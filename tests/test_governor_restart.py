@@ -6,16 +6,11 @@ socket and port), loads the Odoo Peak schema of the test database into it,
 and restarts it while the governor runs.
 """
 
-import os
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
-from peak_dev.processes import free_port
+from peak_dev.pginstance import PrivatePostgres, make_root
 from pg import GOVERNOR_ROLE, copy_peak_schema, needs_db
 from test_governor import make_config
 
@@ -23,69 +18,14 @@ from peak_governor.daemon import DatabaseGovernor
 from peak_governor.metrics import Health
 
 pytestmark = needs_db
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PRIVATE_DB = "peak_restart"
-
-
-def _as_postgres(argv):
-    """PostgreSQL refuses to run as root: drop to the postgres user then."""
-    if os.geteuid() == 0:
-        argv = ["runuser", "-u", "postgres", "--", *argv]
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if done.returncode:
-        raise AssertionError(f"{argv[-1]} failed: {done.stderr or done.stdout}")
-    return done
-
-
-class PrivatePostgres:
-    def __init__(self, root: Path):
-        self.root = root
-        self.data = root / "data"
-        self.port = free_port()
-        if os.geteuid() == 0:
-            shutil.chown(root, "postgres")
-
-    def dsn(self, user: str, dbname: str = "postgres") -> str:
-        return f"host={self.root} port={self.port} user={user} dbname={dbname}"
-
-    def initdb(self):
-        _as_postgres(
-            [
-                str(PG_BIN / "initdb"),
-                "-D",
-                str(self.data),
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-            ]
-        )
-
-    def pg_ctl(self, *args):
-        _as_postgres(
-            [
-                str(PG_BIN / "pg_ctl"),
-                "-D",
-                str(self.data),
-                "-l",
-                str(self.root / "log"),
-                "-o",
-                f"-p {self.port} -k {self.root} -c listen_addresses=''",
-                "-w",
-                "-t",
-                "30",
-                *args,
-            ]
-        )
 
 
 @pytest.fixture(scope="module")
 def private_pg():
     # Not under pytest's tmp_path: its root is private to the user running
     # the tests, and the postgres user must reach the directory.
-    root = Path(tempfile.mkdtemp(prefix="peak-pg-"))
-    root.chmod(0o755)
-    server = PrivatePostgres(root)
+    server = PrivatePostgres(make_root("peak-pg-"))
     server.initdb()
     server.pg_ctl("start")
     try:
@@ -96,8 +36,7 @@ def private_pg():
         copy_peak_schema(server.dsn("peak", PRIVATE_DB))
         yield server
     finally:
-        server.pg_ctl("stop", "-m", "immediate")
-        shutil.rmtree(root, ignore_errors=True)
+        server.destroy()
 
 
 def _lease_rows(server) -> int:

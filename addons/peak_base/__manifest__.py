@@ -18,6 +18,7 @@
         "views/peak_fulfillment_window_views.xml",
         "views/peak_period_views.xml",
         "views/peak_mode_log_views.xml",
+        "views/peak_readiness_report_views.xml",
         "views/res_config_settings_views.xml",
         "views/peak_base_menus.xml",
     ],

@@ -3,6 +3,8 @@
     peak-governor [--once] [--dry-run] [--interval S] [...]   run (default)
     peak-governor status                                       leader, level, leases
     peak-governor explain CHANNEL                              why it is/was paused
+    peak-governor doctor [--json] [...]                        pre-peak readiness
+    peak-governor drill restore|failover [...]                 recovery drills
 
 Exit codes: 0 done, 1 runtime failure (PostgreSQL unreachable with --once),
 2 bad configuration or a superuser DSN without --allow-superuser (one line on
@@ -17,6 +19,8 @@ import os
 import signal
 import sys
 import threading
+import time
+from datetime import UTC, datetime
 
 import psycopg
 
@@ -31,7 +35,8 @@ from .config import (
     policy_fields,
 )
 from .daemon import DatabaseGovernor, SuperuserRefused, conninfo, run
-from .policy import PolicyConfig
+from .policy import PolicyConfig, drain_lead
+from .schedule import peak_state
 
 _logger = logging.getLogger("peak_governor")
 
@@ -288,6 +293,29 @@ def _connect_for_reading(config: Config, database: str):
     return psycopg.connect(conninfo(config.dsn, database), autocommit=True)
 
 
+def _next_drain(config: Config, cur) -> str:
+    """When the next protected window opens and its pre-window drain starts."""
+    cur.execute(contract.PROTECTED_INTERVALS_SQL)
+    row = cur.fetchone()
+    now = time.time()
+    state = peak_state(row[0] if row else None, now)
+    if state.next_window_at is None:
+        return "no protected window ahead (Peak mode off or none scheduled)"
+    cur.execute(contract.JOB_DURATIONS_SQL)
+    p95, count = cur.fetchone()
+    lead, source = drain_lead(config.policy, float(p95) if count else None)
+    opens = datetime.fromtimestamp(state.next_window_at, UTC)
+    wait = state.next_window_at - now
+    text = f"window opens {opens:%Y-%m-%d %H:%M:%S} UTC (in {wait:.0f}s)"
+    if not lead:
+        return text + "; pre-window drain off"
+    drain_at = datetime.fromtimestamp(state.next_window_at - lead, UTC)
+    return (
+        text + f"; bulk and background drained from {drain_at:%H:%M:%S} UTC "
+        f"(lead {lead:.0f}s: {source})"
+    )
+
+
 def cmd_status(config: Config) -> int:
     for database in config.databases:
         with _connect_for_reading(config, database) as conn, conn.cursor() as cur:
@@ -295,6 +323,7 @@ def cmd_status(config: Config) -> int:
             leader = cur.fetchone()
             cur.execute(contract.ACTIVE_LEASES_SQL)
             leases = cur.fetchall()
+            drain = _next_drain(config, cur)
         print(f"database {database}")
         if leader and leader[2] > 0:
             print(
@@ -308,6 +337,7 @@ def cmd_status(config: Config) -> int:
         for channel, remaining, trickle in leases:
             mode = "trickle" if trickle else "paused"
             print(f"  lease    {channel}: {mode}, {remaining:.0f}s left")
+        print(f"  next     {drain}")
     return 0
 
 
@@ -324,8 +354,11 @@ def cmd_explain(config: Config, channel: str | None) -> int:
             raise ConfigError(f"unknown channel {channel!r} in {database}")
         cur.execute(contract.EVENTS_SQL, (channel, 10))
         events = cur.fetchall()
+        cur.execute(contract.LAST_RENEWAL_SQL, (channel,))
+        renewal = cur.fetchall()
         cur.execute(contract.ACTIVE_LEASES_SQL)
         active = {row[0]: row for row in cur.fetchall()}
+        drain = _next_drain(config, cur)
     _name, klass, pinned, paused = channels[channel]
     print(
         f"{channel}: class {klass}"
@@ -338,8 +371,13 @@ def cmd_explain(config: Config, channel: str | None) -> int:
             f"  now: {'trickling' if trickle else 'paused'} by a lease, "
             f"{remaining:.0f}s left"
         )
+        if renewal and (not events or renewal[0][0] >= events[0][0]):
+            # The latest renewal says why it is still held (hold: demand).
+            events = renewal + events
     else:
         print("  now: not leased")
+    if klass in ("background", "bulk") and not pinned:
+        print(f"  next: {drain}")
     if not events:
         print("  history: the governor never paused it")
     for when, action, holder, reason, evidence in events:
@@ -348,10 +386,24 @@ def cmd_explain(config: Config, channel: str | None) -> int:
             waiters = (evidence or {}).get("waiters")
             if waiters:
                 print(f"      evidence: {json.dumps(waiters, default=str)[:300]}")
+            for key in ("drain", "hold", "preempted"):
+                if evidence.get(key):
+                    detail = json.dumps(evidence[key], default=str)[:300]
+                    print(f"      {key}: {detail}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    # Readiness and recovery commands have their own options (doctor.py, drill.py).
+    if argv and argv[0] == "doctor":
+        from .doctor import main as doctor_main
+
+        return doctor_main(argv[1:])
+    if argv and argv[0] == "drill":
+        from .drill import main as drill_main
+
+        return drill_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         if args.command != "run":

@@ -4,5 +4,6 @@ from . import (
     peak_mode,
     peak_mode_log,
     peak_period,
+    peak_readiness_report,
     res_config_settings,
 )

@@ -133,6 +133,9 @@ class TestPeakMode(TransactionCase):
         self._period_around_now()
         self.assertEqual(self.PeakMode.get_status()["reason"], "peak_period")
 
+    # Published from the start of the current hour for 48 hours: in the
+    # afternoon that window holds exactly two whole mornings.
+    @freeze_time("2026-12-02 13:30:00")
     def test_protected_intervals_are_published_for_the_governor(self):
         self.env["peak.fulfillment.window"].search([]).action_archive()
         self.PeakMode.with_user(self.manager).set_peak_mode(True)
