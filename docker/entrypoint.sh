@@ -15,6 +15,10 @@
 #   (none)            run the role
 #   --opt ...         run the role with extra Odoo options appended
 #   init              install PEAK_ODOO_INIT_MODULES in PEAK_DB_NAME, then exit
+#   upgrade           update PEAK_ODOO_UPGRADE_MODULES (-u) in PEAK_DB_NAME,
+#                     then exit (the k8s odoo-upgrade Job; see k8s/README.md)
+#   render            write odoo.conf and print the role's odoo-bin flags, then
+#                     exit (no Odoo started; used by tests and for debugging)
 #   odoo ARGS...      run odoo-bin ARGS with the generated config
 #                     (e.g. `odoo -u peak_base --stop-after-init`, `odoo shell`)
 #   healthcheck       probe the role (used by the image HEALTHCHECK)
@@ -31,7 +35,8 @@
 #   PEAK_DB_PORT (5432), PEAK_DB_SSLMODE (prefer), PEAK_DB_MAXCONN (32)
 #   PEAK_ODOO_ADMIN_PASSWORD (random: database manager unusable)
 #   PEAK_ODOO_WORKERS (web 2, queue 0), PEAK_ODOO_MAX_CRON_THREADS (2)
-#   PEAK_ODOO_SERVER_WIDE_MODULES (base,web; the queue role adds queue_job,peak_queue),
+#   PEAK_ODOO_SERVER_WIDE_MODULES (base,web,peak_session_redis,peak_metrics;
+#     the queue role adds queue_job,peak_queue),
 #   PEAK_ODOO_PROXY_MODE (true)
 #   PEAK_ODOO_LOG_LEVEL (info), PEAK_ODOO_WITHOUT_DEMO (all)
 #   PEAK_ODOO_LIMIT_TIME_CPU, _TIME_REAL, _TIME_REAL_CRON, _MEMORY_SOFT,
@@ -40,11 +45,20 @@
 #   PEAK_ODOO_ADDONS_PATH, PEAK_ODOO_DATA_DIR (/var/lib/odoo)
 #   PEAK_QUEUE_JOB_MAX_CAPACITY (2), PEAK_QUEUE_JOB_HOST (odoo-web),
 #     PEAK_QUEUE_JOB_PORT (8069), PEAK_QUEUE_JOB_SCHEME (http)
-#   PEAK_ODOO_INIT_MODULES (for `init`)
-# PEAK_S3_*, PEAK_REDIS_URL and PEAK_METRICS_TOKEN are read by the addons.
+#   PEAK_ODOO_INIT_MODULES (for `init`), PEAK_ODOO_UPGRADE_MODULES (for `upgrade`)
+#   ODOO_BIN (/opt/odoo/odoo-bin), ODOO_PYTHON (python3 on PATH) run Odoo
+#   PROMETHEUS_MULTIPROC_DIR (unset) prometheus_client multiprocess directory:
+#     created and emptied when a role starts (stale files of dead processes
+#     would otherwise be summed into /metrics); unset for `init` and `odoo`,
+#     which may run inside a live pod and must not touch its files
+# PEAK_S3_*, AWS_* (boto3), PEAK_REDIS_* and PEAK_METRICS_* are read by the
+# addons themselves.
 set -eu
 
 ODOO_BIN=${ODOO_BIN:-/opt/odoo/odoo-bin}
+# odoo-bin is run by the interpreter on PATH (the image's virtualenv), so
+# neither its exec bit nor its shebang matter (a source tarball may lack both).
+ODOO_PYTHON=${ODOO_PYTHON:-python3}
 ODOO_RC=${PEAK_ODOO_RC:-/tmp/odoo.conf}
 ROLE=${PEAK_ODOO_ROLE:-web}
 HTTP_PORT=${PEAK_ODOO_HTTP_PORT:-8069}
@@ -151,8 +165,25 @@ write_config() {
     umask 022
 }
 
+# Empty the prometheus_client multiprocess directory before the server
+# starts: its files are per PID, and files left by a previous container
+# (same emptyDir after a restart) would be summed into the new counters.
+reset_metrics_dir() {
+    dir=${PROMETHEUS_MULTIPROC_DIR:-}
+    [ -n "$dir" ] || return 0
+    case $dir in
+        /*) ;;
+        *) die "PROMETHEUS_MULTIPROC_DIR must be an absolute path (got '$dir')" ;;
+    esac
+    [ "$dir" != / ] || die "PROMETHEUS_MULTIPROC_DIR must not be /"
+    mkdir -p "$dir" || die "cannot create PROMETHEUS_MULTIPROC_DIR $dir"
+    # Only the files prometheus_client writes (*.db), nothing else.
+    find "$dir" -mindepth 1 -maxdepth 1 -type f -name '*.db' -exec rm -f {} + \
+        || die "cannot empty PROMETHEUS_MULTIPROC_DIR $dir"
+}
+
 role_args() {
-    modules=${PEAK_ODOO_SERVER_WIDE_MODULES:-base,web}
+    modules=${PEAK_ODOO_SERVER_WIDE_MODULES:-base,web,peak_session_redis,peak_metrics}
     case $ROLE in
         web)
             workers=${PEAK_ODOO_WORKERS:-2}
@@ -236,6 +267,7 @@ healthcheck() {
 run_role() {
     write_config
     args=$(role_args) || exit $?
+    reset_metrics_dir
     # Word splitting is intended: role_args prints one flag per line, none of
     # which contains whitespace (module lists are comma-separated); globbing
     # is off meanwhile.
@@ -244,25 +276,40 @@ run_role() {
     set -- $args "$@"
     set +f
     log "starting role '$ROLE': odoo-bin $*"
-    exec "$ODOO_BIN" "$@" -c "$ODOO_RC"
+    exec "$ODOO_PYTHON" "$ODOO_BIN" "$@" -c "$ODOO_RC"
 }
 
 case ${1:-} in
     healthcheck)
         healthcheck
         ;;
+    render)
+        write_config
+        role_args
+        ;;
     init)
         shift
         require PEAK_ODOO_INIT_MODULES
+        unset PROMETHEUS_MULTIPROC_DIR
         write_config
         log "installing modules into '$PEAK_DB_NAME': $PEAK_ODOO_INIT_MODULES"
-        exec "$ODOO_BIN" -c "$ODOO_RC" --no-http --workers=0 --max-cron-threads=0 \
+        exec "$ODOO_PYTHON" "$ODOO_BIN" -c "$ODOO_RC" --no-http --workers=0 --max-cron-threads=0 \
             -i "$PEAK_ODOO_INIT_MODULES" --stop-after-init "$@"
+        ;;
+    upgrade)
+        shift
+        require PEAK_ODOO_UPGRADE_MODULES
+        unset PROMETHEUS_MULTIPROC_DIR
+        write_config
+        log "updating modules in '$PEAK_DB_NAME': $PEAK_ODOO_UPGRADE_MODULES"
+        exec "$ODOO_PYTHON" "$ODOO_BIN" -c "$ODOO_RC" --no-http --workers=0 --max-cron-threads=0 \
+            -u "$PEAK_ODOO_UPGRADE_MODULES" --stop-after-init "$@"
         ;;
     odoo)
         shift
+        unset PROMETHEUS_MULTIPROC_DIR
         write_config
-        exec "$ODOO_BIN" "$@" -c "$ODOO_RC"
+        exec "$ODOO_PYTHON" "$ODOO_BIN" "$@" -c "$ODOO_RC"
         ;;
     '' | -*)
         run_role "$@"

