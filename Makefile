@@ -25,11 +25,12 @@ lint-python:
 	@$(PEAK_VENV)/bin/ruff format --check .
 
 lint-deploy:
+	@bash scripts/bootstrap.sh --lint
 	@PATH="$(PEAK_VENV)/bin:$$PATH" bash scripts/lint-deploy.sh
 
 clean:
 	rm -rf .state
 
-# The headline benchmark (~20 min): writes bench/results/peak_contention.*
+# The headline benchmark (~50 min, 3 runs): writes bench/results/peak_contention.*
 bench: bootstrap
 	@PATH="$(PEAK_VENV)/bin:$$PATH" $(PY) bench/peak_contention.py

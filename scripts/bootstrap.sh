@@ -15,7 +15,6 @@ PEAK_VENV="${PEAK_VENV:-$ROOT/.venv}"
 PEAK_STATE_DIR="${PEAK_STATE_DIR:-$ROOT/.state}"
 ODOO_SRC="${ODOO_SRC:-/opt/odoo}"
 ODOO_ARCHIVE_URL="${PEAK_ODOO_ARCHIVE_URL:-https://github.com/odoo/odoo/archive/refs/heads/18.0.tar.gz}"
-QUEUE_JOB_REQ="odoo-addon-queue-job==18.0.4.1.2.2"
 PYTHON="${PEAK_PYTHON:-python3.11}"
 
 die() { echo "bootstrap: $*" >&2; exit 1; }
@@ -57,6 +56,9 @@ ensure_system_packages() {
         [chromium]=/usr/bin/chromium
         [prometheus]=/usr/bin/promtool
         [shellcheck]=/usr/bin/shellcheck
+        [redis-server]=/usr/bin/redis-server
+        [pgbackrest]=/usr/bin/pgbackrest
+        [openssl]=/usr/bin/openssl
     )
     local missing=()
     for pkg in "${!wanted[@]}"; do
@@ -90,12 +92,12 @@ ensure_venv() {
     [ -x "$PEAK_VENV/bin/python" ] || "$PYTHON" -m venv "$PEAK_VENV"
     local stamp="$PEAK_VENV/.peak-requirements"
     local want
-    want="$(cat "$ROOT/requirements.txt" "$ROOT/governor/pyproject.toml" \
-        | sha256sum | cut -c1-16) $QUEUE_JOB_REQ"
+    want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-addons.txt" \
+        "$ROOT/governor/pyproject.toml" | sha256sum | cut -c1-16)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         say "installing Python dependencies into $PEAK_VENV"
         pip_install -r "$ROOT/requirements.txt"
-        pip_install --no-deps "$QUEUE_JOB_REQ"
+        pip_install --no-deps -r "$ROOT/requirements-addons.txt"
         pip_install --no-deps -e "$ROOT/governor"
         "$PEAK_VENV/bin/python" -c "import psycopg2, psycopg, redis, boto3, peak_governor" \
             || die "the virtualenv at $PEAK_VENV is incomplete (see pip output above)"
@@ -108,6 +110,27 @@ ensure_venv() {
     "$PEAK_VENV/bin/python" -c "import odoo.release as r; assert r.version_info[:2] == (18, 0)" \
         || die "ODOO_SRC=$ODOO_SRC is not importable as Odoo 18.0"
 }
+
+# Deployment linters that clash with Odoo's pins (checkov): a virtualenv of
+# their own, filled from requirements-lint.txt (`make lint-deploy` runs
+# `scripts/bootstrap.sh --lint`).
+ensure_lint_venv() {
+    local venv="${PEAK_LINT_VENV:-$ROOT/.venv-lint}"
+    command -v "$PYTHON" >/dev/null || PYTHON=python3
+    [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+    local stamp="$venv/.peak-requirements" want
+    want="$(sha256sum "$ROOT/requirements-lint.txt" | cut -c1-16)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "installing the deployment linters into $venv"
+        PEAK_VENV="$venv" pip_install -r "$ROOT/requirements-lint.txt"
+        echo "$want" >"$stamp"
+    fi
+}
+
+if [ "${1:-}" = "--lint" ]; then
+    ensure_lint_venv
+    exit 0
+fi
 
 resolve_odoo_src
 ensure_system_packages

@@ -1,5 +1,6 @@
 """The tooling behind `make run` / `make test`: settings and the embedded S3."""
 
+import os
 import subprocess
 import sys
 
@@ -120,7 +121,6 @@ def test_port_with_a_listener_is_reported_in_use():
 
 def test_embedded_s3_stops_promptly_and_keeps_its_objects(tmp_path):
     import hashlib
-    import os
 
     server = SeaweedS3(tmp_path / "s3", bucket="peak-restart")
     server.start()
@@ -153,3 +153,19 @@ def test_embedded_s3_refuses_a_bad_bucket_name_at_once(tmp_path):
     with pytest.raises(RuntimeError, match="InvalidBucketName"):
         server.start()
     assert not server.alive()
+
+
+def test_an_install_is_judged_by_its_own_log_lines(tmp_path):
+    """The install log is appended to across `make run` starts: an ERROR left
+    by an earlier failed start must not fail the next, healthy one."""
+    from peak_dev.odoo import log_lines_since
+
+    log = tmp_path / "odoo-init.log"
+    log.write_text("2026-11-30 08:00:00,000 1 ERROR peak odoo.modules: old failure\n")
+    start = log.stat().st_size
+    with open(log, "a") as handle:
+        handle.write("2026-12-01 08:00:00,000 2 INFO peak odoo.modules: loaded\n")
+    assert log_lines_since(log, start) == [
+        "2026-12-01 08:00:00,000 2 INFO peak odoo.modules: loaded"
+    ]
+    assert "old failure" in log_lines_since(log, 0)[0]

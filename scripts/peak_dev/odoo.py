@@ -21,7 +21,7 @@ SUITE = [
 ]
 SERVER_WIDE = ["base", "web", "queue_job"]
 # Addons whose post_load must run in every Odoo process (jobrunner included).
-SERVER_WIDE_ADDONS = ["peak_queue"]
+SERVER_WIDE_ADDONS = ["peak_queue", "peak_session_redis", "peak_metrics"]
 INIT_TIMEOUT_S = 1800
 
 
@@ -31,7 +31,9 @@ def suite_addons() -> list[str]:
     present = [
         name for name in SUITE if (ROOT / "addons" / name / "__manifest__.py").exists()
     ]
-    wanted = [n.strip() for n in os.environ.get("PEAK_SUITE", "").split(",") if n.strip()]
+    wanted = [
+        n.strip() for n in os.environ.get("PEAK_SUITE", "").split(",") if n.strip()
+    ]
     unknown = sorted(set(wanted) - set(present))
     if unknown:
         raise RuntimeError(
@@ -138,6 +140,8 @@ def init_database(
     )
     _logger.info("installing %s into database %s", ", ".join(modules), db_name)
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    # The log is appended to across runs: judge this run by its own lines only.
+    start = log_path.stat().st_size if log_path.exists() else 0
     with open(log_path, "ab") as log:
         done = subprocess.run(
             argv,
@@ -146,21 +150,25 @@ def init_database(
             timeout=INIT_TIMEOUT_S,
             check=False,
         )
+    this_run = log_lines_since(log_path, start)
     if done.returncode != 0:
-        tail = log_path.read_text(errors="replace").splitlines()[-30:]
+        tail = this_run[-30:]
         raise RuntimeError(
             f"installing {modules} into {db_name} failed (exit {done.returncode}); "
             f"last lines of {log_path}:\n" + "\n".join(tail)
         )
-    errors = [
-        line
-        for line in log_path.read_text(errors="replace").splitlines()
-        if " ERROR " in line or " CRITICAL " in line
-    ]
+    errors = [line for line in this_run if " ERROR " in line or " CRITICAL " in line]
     if errors:
         raise RuntimeError(
             "module installation logged errors:\n" + "\n".join(errors[-20:])
         )
+
+
+def log_lines_since(log_path: Path, offset: int) -> list[str]:
+    """The lines appended to ``log_path`` after byte ``offset``."""
+    with open(log_path, "rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace").splitlines()
 
 
 def set_admin_password(settings: Settings, config: Path, db_name: str, password: str):

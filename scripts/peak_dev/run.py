@@ -1,10 +1,13 @@
 """``make run``: the whole local stack on embedded defaults, until Ctrl-C.
 
-Starts SeaweedFS (when no S3 endpoint is configured), Odoo in multi-process
-mode with queue_job's jobrunner on DB-configured channels, and prints the
-URLs. SIGINT or SIGTERM stops everything it started within 10 seconds.
+Starts SeaweedFS (when no S3 endpoint is configured; attachments go there),
+a private redis-server for HTTP sessions (when PEAK_REDIS_URL is unset), Odoo
+in multi-process mode with queue_job's jobrunner on DB-configured channels,
+peak-governor, and a Prometheus scraping Odoo and the governor; prints the
+URLs. SIGINT or SIGTERM stops everything it started in a few seconds.
 """
 
+import dataclasses
 import logging
 import os
 import signal
@@ -20,6 +23,8 @@ from .odoo import (
     write_config,
 )
 from .processes import Child, port_is_free, wait_for_http
+from .prometheus import Prometheus, ensure_token_file
+from .redis import RedisServer
 from .seaweed import SeaweedS3
 from .settings import SettingsError, load
 
@@ -68,11 +73,16 @@ def main() -> int:
         return 2
     for key, value in settings.masked().items():
         _logger.info("config %s = %s", key, value)
-    for port in (settings.http_port, settings.gevent_port, settings.governor_http_port):
+    for port in (
+        settings.http_port,
+        settings.gevent_port,
+        settings.governor_http_port,
+        settings.prometheus_port,
+    ):
         if not port_is_free(port):
             print(
                 f"make run: port {port} is already in use (set PEAK_HTTP_PORT / "
-                "PEAK_GEVENT_PORT / PEAK_GOVERNOR_HTTP_PORT)",
+                "PEAK_GEVENT_PORT / PEAK_GOVERNOR_HTTP_PORT / PEAK_PROMETHEUS_PORT)",
                 file=sys.stderr,
             )
             return 2
@@ -82,6 +92,22 @@ def main() -> int:
     children = []
     logs = settings.state_dir / "logs"
     try:
+        if settings.pg_archive:
+            # The stack's database on a private PostgreSQL archiving its WAL.
+            from .pgbackrest import LocalArchivingPostgres
+
+            archiving = LocalArchivingPostgres(settings.state_dir)
+            children.append(archiving.start())
+            settings = dataclasses.replace(
+                settings, db_host=archiving.host, db_port=archiving.pg.port
+            )
+            _logger.info(
+                "WAL archiving on: PostgreSQL at %s port %s, pgBackRest stanza peak "
+                "(--config=%s)",
+                archiving.host,
+                archiving.pg.port,
+                archiving.backrest.config,
+            )
         postgres.ensure_role(settings)
         # Before installing: peak_queue grants the governor's role at install.
         with_governor = postgres.ensure_governor_role(settings, settings.governor_role)
@@ -105,7 +131,25 @@ def main() -> int:
                 PEAK_S3_ACCESS_KEY=s3.credentials.access_key,
                 PEAK_S3_SECRET_KEY=s3.credentials.secret_key,
                 PEAK_S3_BUCKET=s3.credentials.bucket,
+                PEAK_S3_REGION="us-east-1",
+                PEAK_S3_ADDRESSING_STYLE="path",
             )
+        # peak_attachment_s3: attachments of this database in that S3; it
+        # reads credentials only from boto3's chain (AWS_* variables).
+        env.setdefault("PEAK_S3_ENABLED", "1")
+        env.setdefault("PEAK_S3_BUCKET", settings.s3_bucket)
+        if env.get("PEAK_S3_ACCESS_KEY") and env.get("PEAK_S3_SECRET_KEY"):
+            env["AWS_ACCESS_KEY_ID"] = env["PEAK_S3_ACCESS_KEY"]
+            env["AWS_SECRET_ACCESS_KEY"] = env["PEAK_S3_SECRET_KEY"]
+            env.pop("AWS_SESSION_TOKEN", None)
+        # peak_session_redis: sessions shared by the web workers, in the
+        # given Redis or a private redis-server (data kept in .state/redis).
+        sessions_line = "Redis (PEAK_REDIS_URL)"
+        if not settings.redis_url:
+            redis_server = RedisServer(settings.state_dir / "redis", persist=True)
+            children.append(redis_server.start())
+            env["PEAK_REDIS_URL"] = redis_server.url
+            sessions_line = f"{redis_server.url}  (embedded)"
         config = write_config(
             settings,
             settings.state_dir / "odoo.conf",
@@ -119,6 +163,10 @@ def main() -> int:
             proxy_mode="False",
             limit_time_real=600,
             limit_time_cpu=300,
+            # Odoo's default of 64 per process would let the workers alone ask
+            # for more connections than a stock PostgreSQL has (the doctor's
+            # connection-budget check); 16 is plenty for 2 workers.
+            db_maxconn=16,
         )
         modules = ["queue_job", *suite_addons()]
         fresh = not postgres.database_exists(settings, settings.db_name)
@@ -135,6 +183,18 @@ def main() -> int:
             set_admin_password(
                 settings, config, settings.db_name, settings.admin_password
             )
+        # peak_metrics: the /metrics token (PEAK_METRICS_TOKEN, else generated
+        # once into .state, mode 0600) and prometheus_client's multiprocess
+        # directory, set before Odoo starts and emptied at every start.
+        token_file = settings.state_dir / "metrics-token"
+        env["PEAK_METRICS_TOKEN"] = ensure_token_file(
+            token_file, settings.metrics_token
+        )
+        multiproc = settings.state_dir / "prometheus-multiproc"
+        multiproc.mkdir(parents=True, exist_ok=True)
+        for stale in multiproc.glob("*.db"):
+            stale.unlink()
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(multiproc)
         odoo = OdooServer(settings, config, settings.db_name, logs / "odoo.log")
         odoo.env = env
         children.append(odoo.start())
@@ -147,6 +207,16 @@ def main() -> int:
             metrics = f"http://127.0.0.1:{settings.governor_http_port}"
             wait_for_http(f"{metrics}/healthz", 30, governor.proc)
             governor_line = f"{metrics}/metrics  (role {settings.governor_role})"
+        prometheus = Prometheus(
+            settings.state_dir / "prometheus",
+            settings.prometheus_port,
+            f"127.0.0.1:{settings.http_port}",
+            token_file,
+            governor_target=(
+                f"127.0.0.1:{settings.governor_http_port}" if with_governor else None
+            ),
+        )
+        children.append(prometheus.start())
         print(
             "\nOdoo Peak is up:\n"
             f"  Odoo          {base}/web  (login admin, PEAK_ADMIN_PASSWORD)\n"
@@ -154,6 +224,8 @@ def main() -> int:
             f"  S3 (embedded) {env.get('PEAK_S3_ENDPOINT_URL', '-')}\n"
             f"  Logs          {logs}\n"
             f"  Governor      {governor_line}\n"
+            f"  Sessions      {sessions_line}\n"
+            f"  Prometheus    {prometheus.url}/targets  (token in {token_file})\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )

@@ -11,7 +11,13 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET_FIELDS = {"db_password", "admin_password", "s3_secret_key"}
+SECRET_FIELDS = {
+    "db_password",
+    "admin_password",
+    "s3_secret_key",
+    "metrics_token",
+    "redis_url",  # may carry a password
+}
 
 
 class SettingsError(ValueError):
@@ -64,6 +70,15 @@ class Settings:
     s3_port: int
     governor_role: str
     governor_http_port: int
+    # peak_metrics: the local Prometheus and the /metrics token (empty: make run
+    # generates one into .state/metrics-token).
+    prometheus_port: int
+    metrics_token: str
+    # peak_session_redis: empty makes `make run` start a private redis-server.
+    redis_url: str
+    # PEAK_PG_ARCHIVE=1: the database on a private PostgreSQL under .state whose
+    # WAL pgBackRest archives to a local S3 (docs/runbook-pre-peak.md).
+    pg_archive: bool = False
 
     def masked(self) -> dict:
         """The effective settings as printable text, secrets masked."""
@@ -82,6 +97,13 @@ class Settings:
     @property
     def odoo_bin(self) -> Path:
         return self.odoo_src / "odoo-bin"
+
+
+def _flag(name: str) -> bool:
+    value = os.environ.get(name, "0").strip().lower()
+    if value not in ("0", "1", "", "true", "false", "yes", "no", "on", "off"):
+        raise SettingsError(f"{name}={value!r} must be 0 or 1")
+    return value in ("1", "true", "yes", "on")
 
 
 def load() -> Settings:
@@ -115,6 +137,10 @@ def load() -> Settings:
         s3_port=_port("PEAK_S3_PORT", 8333),
         governor_role=os.environ.get("PEAK_GOVERNOR_ROLE", "peak_governor"),
         governor_http_port=_port("PEAK_GOVERNOR_HTTP_PORT", 9187),
+        prometheus_port=_port("PEAK_PROMETHEUS_PORT", 9090),
+        metrics_token=os.environ.get("PEAK_METRICS_TOKEN", ""),
+        redis_url=os.environ.get("PEAK_REDIS_URL", ""),
+        pg_archive=_flag("PEAK_PG_ARCHIVE"),
     )
     if settings.db_user == "postgres":
         raise SettingsError(
