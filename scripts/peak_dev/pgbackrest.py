@@ -17,42 +17,10 @@ import subprocess
 from pathlib import Path
 
 from .pginstance import PrivatePostgres, as_postgres, make_root
-from .processes import free_port
+from .processes import free_port, self_signed_certificate
 from .seaweed import SeaweedS3
 
 STANZA = "peak"
-
-
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """A certificate for ``localhost`` / 127.0.0.1, and its key (kept)."""
-    cert, key = directory / "s3-tls.crt", directory / "s3-tls.key"
-    if not cert.exists():
-        directory.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "825",
-                "-subj",
-                "/CN=localhost",
-                "-addext",
-                "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                "-keyout",
-                str(key),
-                "-out",
-                str(cert),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        cert.chmod(0o644)  # pgBackRest reads it as postgres
-        key.chmod(0o600)
-    return cert, key
 
 
 class TlsSeaweedS3(SeaweedS3):
@@ -60,7 +28,11 @@ class TlsSeaweedS3(SeaweedS3):
 
     def __init__(self, data_dir: Path, bucket: str = "peak-backups"):
         super().__init__(data_dir, bucket=bucket)
-        self.cert, self.key = self_signed_certificate(data_dir)
+        # pgBackRest reads the certificate as postgres: self_signed_certificate
+        # leaves it world-readable.
+        self.cert, self.key = self_signed_certificate(
+            data_dir / "s3-tls.crt", data_dir / "s3-tls.key"
+        )
         self.https_port = free_port()
         tls = [
             f"cert.file={self.cert}",

@@ -32,6 +32,38 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def self_signed_certificate(cert: Path, key: Path) -> tuple[Path, Path]:
+    """A certificate for ``localhost`` / 127.0.0.1 and its key, made once with
+    openssl (test and local TLS servers: SeaweedFS for pgBackRest, Redis)."""
+    if not cert.exists():
+        cert.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "825",
+                "-subj",
+                "/CN=localhost",
+                "-addext",
+                "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        cert.chmod(0o644)  # readable by servers running as another user
+        key.chmod(0o600)
+    return cert, key
+
+
 def wait_for_port(port: int, timeout_s: float, proc: subprocess.Popen | None = None):
     """Wait until something accepts TCP connections on 127.0.0.1:``port``."""
     deadline = time.monotonic() + timeout_s

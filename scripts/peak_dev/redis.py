@@ -7,11 +7,10 @@ Bound to 127.0.0.1 on a free port, never the machine's shared 6379. With
 """
 
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
-from .processes import Child, free_port
+from .processes import Child, free_port, self_signed_certificate
 
 READY_TIMEOUT_S = 15
 
@@ -38,7 +37,7 @@ class RedisServer(Child):
         self.ca_file = data_dir / "tls" / "cert.pem"
         data_dir.mkdir(parents=True, exist_ok=True)
         if tls:
-            self._make_certificate()
+            self_signed_certificate(self.ca_file, data_dir / "tls" / "key.pem")
         argv = [
             binary,
             "--bind",
@@ -74,34 +73,6 @@ class RedisServer(Child):
             "yes" if persist else "no",
         ]
         super().__init__("redis", argv, data_dir / "redis.log", cwd=str(data_dir))
-
-    def _make_certificate(self) -> None:
-        tls_dir = self.data_dir / "tls"
-        tls_dir.mkdir(exist_ok=True)
-        if self.ca_file.exists():
-            return
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1",
-                "-keyout",
-                str(tls_dir / "key.pem"),
-                "-out",
-                str(self.ca_file),
-            ],
-            check=True,
-            capture_output=True,
-        )
 
     @property
     def url(self) -> str:
