@@ -29,7 +29,6 @@ peak_dev tooling and dropped at the end, whatever happens.
 """
 
 import argparse
-import json
 import logging
 import os
 import secrets
@@ -334,12 +333,9 @@ def _table(result):
 
 
 def write_results(result, output, smoke):
-    output.mkdir(parents=True, exist_ok=True)
-    stem = "attachment_s3.smoke" if smoke else "attachment_s3"
-    json_path, md_path = output / f"{stem}.json", output / f"{stem}.md"
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md_path.write_text("# Attachments in S3\n\n" + _table(result))
-    return json_path, md_path
+    return bench_machine.write_results(
+        result, output, "attachment_s3", "Attachments in S3", _table(result), smoke
+    )
 
 
 def main(argv=None):

@@ -47,7 +47,6 @@ Usage (from the repository root)::
 """
 
 import argparse
-import json
 import logging
 import math
 import os
@@ -923,16 +922,9 @@ def _table(result):
 
 
 def write_results(result, output, smoke):
-    output.mkdir(parents=True, exist_ok=True)
-    stem = "governor_overhead.smoke" if smoke else "governor_overhead"
-    json_path = output / f"{stem}.json"
-    md_path = output / f"{stem}.md"
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md_path.write_text("# Governor overhead\n\n" + _table(result))
-    return json_path, md_path
-
-
-# -- main -----------------------------------------------------------------------
+    return bench_machine.write_results(
+        result, output, "governor_overhead", "Governor overhead", _table(result), smoke
+    )
 
 
 def _create_database(dsn, db_name):

@@ -607,13 +607,9 @@ def _table(result):
 
 
 def write_results(result, output, smoke):
-    output.mkdir(parents=True, exist_ok=True)
-    stem = "lease_roundtrip.smoke" if smoke else "lease_roundtrip"
-    json_path = output / f"{stem}.json"
-    md_path = output / f"{stem}.md"
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
-    md_path.write_text("# Lease round-trip\n\n" + _table(result))
-    return json_path, md_path
+    return bench_machine.write_results(
+        result, output, "lease_roundtrip", "Lease round-trip", _table(result), smoke
+    )
 
 
 def main(argv=None):
