@@ -154,8 +154,9 @@ class SeaweedS3(Child):
     def start(self) -> "SeaweedS3":
         super().start()
         try:
-            # A gateway started before the filer's gRPC listens backs off for
-            # minutes; the filer needs the master's election first (~15 s).
+            # A gateway started before the filer's gRPC listens sits in gRPC's
+            # reconnect backoff; the filer first waits for the master's
+            # election (2 to 16 s seen here).
             wait_for_port(self.filer_grpc_port, READY_TIMEOUT_S, self.proc)
             self.gateway.start()
             wait_for_http(
