@@ -85,9 +85,9 @@ class ResConfigSettings(models.TransientModel):
         defaults = governor_settings.defaults()
         for field_name, setting in EDITABLE.items():
             value = self[field_name]
-            default = defaults.get(setting, 0.0)
             key = governor_settings.PARAM_PREFIX + setting
-            if math.isclose(value, default) or (not defaults and not value):
+            # Without the governor package the default is 0, as before.
+            if math.isclose(value, defaults.get(setting, 0.0)):
                 params.set_param(key, False)
             else:
                 params.set_param(key, repr(value))
