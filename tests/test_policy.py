@@ -173,7 +173,7 @@ def released(decision):
 def test_calm_sample_takes_no_action():
     # Short waits of protected work, and low-priority work queuing on itself.
     smp = sample(
-        wait(http(10), 0.1, 20),
+        wait(http(10), 0.05, 20),
         wait(job(11, "bulk", "root.bulk"), 30.0, 12),
         blockers=[job(20, "bulk", "root.bulk"), job(12, "bulk", "root.bulk")],
     )
@@ -210,7 +210,7 @@ def test_severe_by_count_or_by_age():
         *(wait(http(p), 0.6, 20) for p in range(1, 4)),
         blockers=[job(20, "bulk", "root.bulk")],
     )
-    assert Run().step(many, T0).level == SEVERE  # 3 waiters >= 0.25 s
+    assert Run().step(many, T0).level == SEVERE  # 3 waiters >= 0.1 s
     assert Run().step(many, T0, protected=False).level == ELEVATED  # not 5
     assert Run().step(bulk_blocks_http(10.0), T0, protected=False).level == SEVERE
 
@@ -764,18 +764,44 @@ def test_demand_gate_leaves_a_lone_wait_outside_a_wave():
     assert "a lone protected wait, no wave" in decision.explanation
 
 
+def test_demand_gate_ignores_the_statements_of_a_lone_request():
+    """One request that authenticates, waits and retries shows as many
+    statements (6 here, 3/s): activity is no wave, other waiters are."""
+    smp = busy(T0, 6, wait(http(10), 2.0, 20), blockers=[job(20, "bulk", "root.bulk")])
+    decision = Run(policy(demand_gate=True)).step(smp, T0)
+    assert decision.actions == ()
+    assert "no wave" in decision.explanation
+
+
+def test_demand_gate_counts_the_waiters_of_the_last_seconds():
+    """Two requests that waited one after the other within the demand
+    window are a wave; the same two further apart are two lone waits."""
+    first, second = wait(http(10), 0.3, 20), wait(http(11), 0.3, 20)
+    blockers = [job(20, "bulk", "root.bulk")]
+    window = PolicyConfig().demand_window_seconds
+    run = Run(policy(demand_gate=True))
+    assert run.step(sample(first, blockers=blockers), T0).actions == ()
+    decision = run.step(sample(second, blockers=blockers), T0 + window / 2)
+    assert list(leased(decision)) == ["root.bulk"]
+    assert decision.actions[0].evidence["demand"]["protected_waiters_in_window"] == 2
+
+    run = Run(policy(demand_gate=True))
+    run.step(sample(first, blockers=blockers), T0)
+    run.step(QUIET, T0 + 1)
+    decision = run.step(sample(second, blockers=blockers), T0 + window + 1)
+    assert decision.actions == ()
+
+
 @pytest.mark.parametrize(
     ("smp", "why"),
     [
-        (busy(T0, 6, wait(http(10), 2.0, 20), blockers=[job(20, "bulk", "root.bulk")]),
-         "a wave is going on"),
         (sample(wait(http(10), 2.0, 20), wait(http(11), 2.0, 20),
                 blockers=[job(20, "bulk", "root.bulk")]),
          "two protected waiters"),
         (bulk_blocks_http(6.0), "severe always acts"),
     ],
 )  # fmt: skip
-def test_demand_gate_opens_for_a_wave_two_waiters_or_severe(smp, why):
+def test_demand_gate_opens_for_two_waiters_or_severe(smp, why):
     decision = Run(policy(demand_gate=True)).step(smp, T0)
     assert list(leased(decision)) == ["root.bulk"], why
 
@@ -881,11 +907,43 @@ def test_drain_keeps_a_wave_protected_by_demand():
     assert leased(decision)["root.bulk"].reason == "hold"
 
 
+def test_drained_channels_are_released_when_the_window_closes():
+    """The wave of the window still shows as demand when it closes (its
+    rate decays over the demand window): the plan ends with the window."""
+    run = Run(policy(drain_lead_seconds=5.0))
+    run.step(QUIET, T0, protected=False, next_window_at=T0 + 5)
+    assert set(run.held) == {"root.background", "root.bulk"}
+    for t in range(5, 35):
+        decision = run.step(busy(T0 + t, 10), T0 + t, protected=True)
+        assert released(decision) == []
+    decision = run.step(busy(T0 + 35, 10), T0 + 35, protected=False)
+    assert sorted(released(decision)) == ["root.background", "root.bulk"]
+    # An unannounced wave afterwards is held by its demand again, as usual.
+    run.step(sample(wait(http(10), 2.0, 20), wait(http(11), 2.0, 20),
+                    blockers=[job(20, "bulk", "root.bulk")]), T0 + 200,
+             protected=True)  # fmt: skip
+    assert "root.bulk" in run.held
+    for t in range(201, 240):
+        decision = run.step(busy(T0 + t, 10), T0 + t, protected=True)
+        assert released(decision) == []
+
+
+def test_contention_at_the_window_close_keeps_the_lease():
+    run = Run(policy(drain_lead_seconds=5.0))
+    run.step(QUIET, T0, protected=False, next_window_at=T0 + 5)
+    run.step(QUIET, T0 + 6, protected=True)
+    blocked = sample(wait(http(10), 2.0, 20), blockers=[job(20, "bulk", "root.bulk")])
+    decision = run.step(blocked, T0 + 30, protected=False)
+    assert released(decision) == []
+    assert leased(decision)["root.bulk"].reason == "renew"
+
+
 def test_drain_lead_comes_from_recent_job_durations_with_a_cap():
     default = PolicyConfig()
     assert drain_lead(default, None) == (30.0, "default, no recent job")
     assert drain_lead(default, 4.0)[0] == 7.0  # 1.5 x 4 + 1
-    assert drain_lead(default, 1.0)[0] == 5.0  # floor
+    assert drain_lead(default, 1.0)[0] == 2.5  # 1.5 x 1 + 1
+    assert drain_lead(default, 0.5)[0] == 2.0  # floor
     lead, source = drain_lead(default, 600.0)
     assert lead == 120.0 and source.endswith("capped")
     assert drain_lead(PolicyConfig(drain_lead_seconds=45.0), 600.0) == (

@@ -97,12 +97,15 @@ Demand-aware hold
     until it has been gone for ``release_quiet_seconds``, and at least
     ``min_hold_seconds`` after the episode's first lease.
 Demand gate
-    At elevated level a new lease needs a wave: protected demand at least
-    ``demand_min_rate``, or two protected waiters.  A lone request that
-    waited a fraction of a second while nothing else goes on is not worth a
-    paused channel (it is a small share of the calls; the pause would cost
-    bulk a minimum hold).  Severe contention always acts; held leases are
-    renewed either way; ``demand_gate = false`` turns the gate off.
+    At elevated level a new lease needs a wave: at least two distinct
+    protected requests (backends) waiting on locks within the last
+    ``demand_window_seconds``.  A lone request that waited a fraction of a
+    second while nothing else goes on is not worth a paused channel (it is a
+    small share of the calls; the pause would cost bulk a minimum hold).  The
+    activity rate is no gate: it counts statements, and one request that
+    authenticates, waits and retries makes several.  Severe contention always
+    acts; held leases are renewed either way; ``demand_gate = false`` turns
+    the gate off.
 Re-lease backoff
     A new lease within ``relapse_window_seconds`` of releasing everything is
     a relapse: the releasing was premature.  Each relapse doubles both the
@@ -118,9 +121,12 @@ Pre-window drain
     leased (reason ``pre_window_drain``, evidence ``drain``) so that the
     transactions running finish before the first picker arrives; the lead is
     ``drain_lead_seconds`` when set, else 1.5 x the p95 duration of recent
-    background and bulk jobs + 1 s (at least 5 s, 30 s without history),
+    background and bulk jobs + 1 s (at least 2 s, 30 s without history),
     capped at ``drain_lead_max_seconds``.  Drained channels are held at
-    least ``min_hold_seconds`` into the window, then by demand as above.
+    least ``min_hold_seconds`` into the window, then by demand as above,
+    and released once calm when the window closes: its end is the plan,
+    and demand still decaying from the wave is no contention (if work
+    still collides, the governor leases again as for any wave).
 Resume
     Once calm (after the dwell) and no hold applies, held channels are
     released all at once (``resume_step_seconds`` = 0, the default) or one
@@ -184,7 +190,7 @@ HOLD_BACKOFF = 2.0
 #: Derived drain lead: this many times the p95 job duration, plus a second
 #: for the runner to notice; never under the floor; this without history.
 DRAIN_LEAD_FACTOR = 1.5
-DRAIN_LEAD_FLOOR_S = 5.0
+DRAIN_LEAD_FLOOR_S = 2.0
 DRAIN_LEAD_UNKNOWN_S = 30.0
 MAX_DRAIN_LEAD_S = 3600.0
 #: A job preempted once is not preempted again for this long.
@@ -247,13 +253,18 @@ class Thresholds:
                     )
 
 
-#: Inside a fulfillment window: pickers scan every few seconds, so a quarter
-#: of a second already adds up; three stuck requests are an incident.
+#: Inside a fulfillment window: pickers scan every few seconds, and a
+#: request that waits on a row lock pays Odoo's retry on top (a serialization
+#: failure, then a random sleep of up to 2 s) once the holder commits, so a
+#: tenth of a second (ten times Odoo's own lock times) already counts; three
+#: stuck requests are an incident.  Only waits whose root blocker is less
+#: important work lead to a lease (blame), and a new one needs a wave (the
+#: demand gate): this does not pause bulk for collisions among pickers.
 PROTECTED_THRESHOLDS = Thresholds(
     elevated_enter_count=1,
-    elevated_enter_age=0.25,
+    elevated_enter_age=0.1,
     elevated_exit_count=1,
-    elevated_exit_age=0.1,
+    elevated_exit_age=0.05,
     severe_enter_count=3,
     severe_enter_age=2.5,
     severe_exit_count=2,
@@ -274,11 +285,11 @@ class PolicyConfig:
     trickle_seconds: float = 300.0
     resume_step_seconds: float = 0.0
     resume_jitter: float = 0.5
-    demand_window_seconds: float = 3.0
+    demand_window_seconds: float = 2.0
     demand_min_rate: float = 1.0
     demand_hold_fraction: float = 0.3
     demand_gate: bool = True
-    release_quiet_seconds: float = 2.0
+    release_quiet_seconds: float = 1.0
     min_hold_seconds: float = 15.0
     relapse_window_seconds: float = 60.0
     max_hold_seconds: float = 300.0
@@ -528,6 +539,7 @@ class Policy:
         self._first_reason: dict[str, str] = {}
         # Demand-aware hold and re-lease backoff.
         self._activity: dict[tuple[int, float], float] = {}  # -> when, our clock
+        self._waiters_seen: dict[int, float] = {}  # protected waiter pid -> when
         self._demand: dict = {}
         self._episode_peak_rate = 0.0  # highest demand since the first lease
         self._last_demand_at: float | None = None
@@ -536,6 +548,7 @@ class Policy:
         self._relapses = 0
         self._was_protected: bool | None = None
         self._drained_window: float | None = None  # window start drained for
+        self._window_closed_at: float | None = None  # last window's end seen
         self._preempted: dict[str, float] = {}  # job uuid -> when
 
     @property
@@ -577,8 +590,10 @@ class Policy:
         ]
         if protected != self._was_protected:
             self._relapses = 0  # a window opened or closed: a new start
+            if self._was_protected:
+                self._window_closed_at = now
             self._was_protected = protected
-        self._track_demand(sample, now, bool(relevant))
+        self._track_demand(sample, now, relevant)
         cycle = _Cycle(sample, _Table(channels), held, now, relevant, {})
         blame = self._analyse(cycle)
         cycle.evidence = self._evidence(cycle, blame, previous, thresholds, protected)
@@ -862,9 +877,16 @@ class Policy:
 
     # -- demand-aware hold and backoff ----------------------------------------
 
-    def _track_demand(self, sample: Sample, now: float, waiting: bool) -> None:
+    def _track_demand(self, sample: Sample, now: float, relevant: list) -> None:
         window = self.config.demand_window_seconds
         horizon = now - window
+        waiting = bool(relevant)
+        for waiter in sample.waiters:
+            if waiter.backend.role_label in PROTECTED_RANK:
+                self._waiters_seen[waiter.backend.pid] = now
+        self._waiters_seen = {
+            p: t for p, t in self._waiters_seen.items() if t >= horizon
+        }
         active = 0
         for activity in sample.protected_activity:
             key = (activity.pid, activity.changed_at)
@@ -891,6 +913,7 @@ class Policy:
             "window_seconds": window,
             "active": active,
             "protected_waiting": waiting,
+            "protected_waiters_in_window": len(self._waiters_seen),
             "persists": persists,
             "last_activity_seconds_ago": (
                 None if newest is None else _num(max(0.0, now - newest))
@@ -904,20 +927,18 @@ class Policy:
 
     def _lone_wait(self, cycle: _Cycle) -> str:
         """Why contention is no reason for a new lease ("" when it is): at
-        elevated level, one protected request that waited while nothing
-        like a wave goes on (demand under ``demand_min_rate``) costs that
-        one request a fraction of a second; pausing the channel for a
-        minimum hold would cost the bulk work far more."""
+        elevated level, one protected request that waited while no other
+        did within ``demand_window_seconds`` costs that one request a
+        fraction of a second; pausing the channel for a minimum hold would
+        cost the bulk work far more."""
         if not self.config.demand_gate or self._level != ELEVATED:
             return ""
-        if len(cycle.relevant) >= 2:
-            return ""
-        rate = self._demand.get("rate_per_second") or 0.0
-        if rate >= self.config.demand_min_rate:
+        if len(self._waiters_seen) >= 2:
             return ""
         return (
-            f"a lone protected wait, no wave (demand {rate:.1f}/s < "
-            f"{self.config.demand_min_rate:g}/s): no new lease"
+            "a lone protected wait, no wave (no other protected request "
+            f"waited in the last {self.config.demand_window_seconds:g} s): "
+            "no new lease"
         )
 
     def _backoff(self) -> tuple[float, float]:
@@ -944,6 +965,7 @@ class Policy:
         self._held_since = None
         self._released_at = now
         self._episode_peak_rate = 0.0
+        self._drained_window = None
 
     def _hold_reason(self, cycle: _Cycle) -> str:
         """Why calm does not release yet ("" when it may)."""
@@ -951,6 +973,9 @@ class Policy:
             return ""
         hold, quiet = self._backoff()
         opened = self._drained_window
+        closed = self._window_closed_at
+        if opened is not None and closed is not None and closed > opened:
+            return ""  # the window drained for is over: so is the plan
         if opened is not None and cycle.now < opened + self.config.min_hold_seconds:
             return (
                 f"drained for the window opened {max(0.0, cycle.now - opened):.0f} s"

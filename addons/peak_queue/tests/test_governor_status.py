@@ -22,7 +22,7 @@ class TestGovernorSettings(TransactionCase):
 
     def test_unset_settings_show_the_governors_defaults_not_zero(self):
         defaults = governor_settings.defaults()
-        self.assertEqual(defaults["protected_elevated_enter_age"], 0.25)
+        self.assertEqual(defaults["protected_elevated_enter_age"], 0.1)
         settings = self.env["res.config.settings"].create({})
         for field_name, setting in governor_settings.EDITABLE.items():
             self.assertEqual(settings[field_name], defaults[setting], field_name)
