@@ -139,6 +139,36 @@ def test_bulk_blocker_is_leased_then_released_when_calm(table):
     governor.shutdown()
 
 
+def test_a_held_lease_is_written_now_and_then_not_every_cycle(table):
+    """The policy keeps the lease every cycle; the database sees a renewal
+    once a third of the TTL has passed (2 s here), not five times a second,
+    and the lease never lapses meanwhile."""
+    set_peak(protected=True)
+    governor = DatabaseGovernor(make_config(lease_ttl=6), DB)
+    with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
+        scene.add_waiter(INTERACTIVE)
+        scene.add_waiter(INTERACTIVE)
+        cycle_until(governor, lambda: "root.bulk" in leased(), timeout_s=2.0)
+        (first,) = sql(
+            "SELECT max(id) FROM peak_queue_lease_event WHERE action = 'created'"
+        )[0]
+        cycles = 0
+        started = time.monotonic()
+        while time.monotonic() - started < 5.0:
+            governor.cycle()
+            cycles += 1
+            assert "root.bulk" in leased(), "the lease lapsed between renewals"
+            time.sleep(0.1)
+    renewals = sql(
+        "SELECT count(*) FROM peak_queue_lease_event "
+        "WHERE id > %s AND action = 'renewed' AND channel_name = 'root.bulk'",
+        (first,),
+    )[0][0]
+    assert cycles >= 20
+    assert 1 <= renewals <= 4, f"{renewals} renewals in {cycles} cycles"
+    governor.shutdown()
+
+
 def test_only_the_channel_that_blocks_is_leased(table):
     set_peak(protected=True)
     governor = DatabaseGovernor(make_config(), DB)

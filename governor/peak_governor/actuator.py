@@ -7,6 +7,7 @@ keeps a real one from leading).
 
 import json
 import logging
+import time
 
 import psycopg
 
@@ -14,6 +15,17 @@ from . import contract
 from .model import Action, ChannelInfo, LeaseState
 
 _logger = logging.getLogger(__name__)
+
+#: A lease this governor holds is written again (renewed, with a row in the
+#: activity table and a NOTIFY the jobrunner wakes up for) once this share of
+#: its TTL has passed, or at once when it changes (trickle).  The policy asks
+#: to keep it every cycle; writing it every cycle (5 times a second at
+#: --interval 0.2) flooded the activity table with renewals and competed for
+#: commits with the very work the lease protects.
+RENEW_AFTER_TTL_FRACTION = 1 / 3
+#: Leadership is written this often (a share of its TTL) while nothing else is
+#: written; at once when the level changes or before any lease write.
+HEARTBEAT_AFTER_TTL_FRACTION = 1 / 6
 
 
 class ContractError(RuntimeError):
@@ -34,6 +46,9 @@ class Actuator:
         self.lease_ttl = lease_ttl
         self.leader_ttl = leader_ttl
         self.dry_run = dry_run
+        self._written: dict[str, tuple[float, bool]] = {}  # channel -> when, trickle
+        self._held_now: dict[str, LeaseState] = {}
+        self._heartbeat: tuple[float, str | None, bool] | None = None
 
     # --- reading -----------------------------------------------------------
 
@@ -75,10 +90,11 @@ class Actuator:
         """The leases this governor holds now, as the database says."""
         with conn.cursor() as cur:
             cur.execute(contract.HELD_LEASES_SQL, (self.holder,))
-            return {
+            self._held_now = {
                 channel: LeaseState(channel, float(since), bool(trickle))
                 for channel, since, trickle in cur.fetchall()
             }
+        return dict(self._held_now)
 
     def job_p95(self, conn, previous: float | None) -> float | None:
         """p95 run time of recent background and bulk jobs (None: no job);
@@ -95,16 +111,58 @@ class Actuator:
 
     # --- writing -----------------------------------------------------------
 
-    def heartbeat(self, conn, level: str | None) -> bool:
-        """Keep or take leadership; True when this governor may act."""
+    def due(self, actions: tuple[Action, ...], now: float | None = None) -> tuple:
+        """The actions that need a write now: a lease this governor already
+        holds, unchanged, is renewed only once RENEW_AFTER_TTL_FRACTION of its
+        TTL has passed since it was last written."""
+        now = time.monotonic() if now is None else now
+        renew_after = self.lease_ttl * RENEW_AFTER_TTL_FRACTION
+        due = []
+        for action in actions:
+            written = self._written.get(action.channel)
+            held = self._held_now.get(action.channel)
+            if (
+                action.kind == "lease"
+                and written is not None
+                and held is not None
+                and held.trickle == action.trickle == written[1]
+                and now - written[0] < renew_after
+            ):
+                continue
+            due.append(action)
+        return tuple(due)
+
+    def heartbeat(
+        self, conn, level: str | None, force: bool = False, now: float | None = None
+    ) -> bool:
+        """Keep or take leadership; True when this governor may act.  Written
+        when ``force`` (about to write leases), when the level changed, or
+        once HEARTBEAT_AFTER_TTL_FRACTION of the leadership TTL has passed;
+        otherwise the last answer stands (it cannot have expired yet)."""
         if self.dry_run:
             return True
+        now = time.monotonic() if now is None else now
+        last = self._heartbeat
+        if (
+            not force
+            and last is not None
+            and last[1] == level
+            and now - last[0] < self.leader_ttl * HEARTBEAT_AFTER_TTL_FRACTION
+        ):
+            return last[2]
         with conn.cursor() as cur:
             cur.execute(contract.HEARTBEAT_SQL, (self.holder, self.leader_ttl, level))
             is_leader, leader, _expires = cur.fetchone()
         if not is_leader:
             _logger.debug("database %s is led by %s", self.database, leader)
+        self._heartbeat = (now, level, bool(is_leader))
         return bool(is_leader)
+
+    def forget(self) -> None:
+        """Forget what was written (a new connection: write again)."""
+        self._written.clear()
+        self._held_now = {}
+        self._heartbeat = None
 
     def apply(self, conn, actions: tuple[Action, ...]) -> list[Action]:
         """Carry out the actions; return those that took effect. A refused lease
@@ -146,6 +204,7 @@ class Actuator:
         return done
 
     def _lease(self, conn, action: Action) -> None:
+        self._written.pop(action.channel, None)
         with conn.cursor() as cur:
             cur.execute(
                 contract.ACQUIRE_SQL,
@@ -158,6 +217,7 @@ class Actuator:
                     action.trickle,
                 ),
             )
+        self._written[action.channel] = (time.monotonic(), action.trickle)
 
     def _preempt(self, conn, action: Action) -> bool:
         """Cancel the job's running statement through the contract (which
@@ -185,6 +245,10 @@ class Actuator:
         return sent
 
     def _release(self, conn, channel: str | None, reason: str) -> int:
+        if channel is None:
+            self._written.clear()
+        else:
+            self._written.pop(channel, None)
         with conn.cursor() as cur:
             cur.execute(contract.RELEASE_SQL, (channel, self.holder, reason))
             return cur.fetchone()[0]
@@ -196,4 +260,5 @@ class Actuator:
         released = self._release(conn, None, reason)
         with conn.cursor() as cur:
             cur.execute(contract.RESIGN_SQL, (self.holder,))
+        self._heartbeat = None
         return released

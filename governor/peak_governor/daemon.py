@@ -114,6 +114,7 @@ class DatabaseGovernor:
                 pass
         self.conn = None
         self.is_leader = False
+        self.actuator.forget()
         if self.metrics:
             self.metrics.observe_sample_error(self.database)
             self.metrics.set_leader(self.database, False)
@@ -161,12 +162,13 @@ class DatabaseGovernor:
             next_window_at=state.next_window_at,
             job_p95_seconds=self.job_p95,
         )
-        # Leadership right before acting: a governor that stalled past its
+        due = self.actuator.due(decision.actions) if decision.acting else ()
+        # Leadership right before writing: a governor that stalled past its
         # leadership TTL finds out here, before it writes anything.
-        self.is_leader = self.actuator.heartbeat(conn, decision.level)
+        self.is_leader = self.actuator.heartbeat(conn, decision.level, force=bool(due))
         done = ()
-        if self.is_leader and decision.acting and decision.actions:
-            done = tuple(self.actuator.apply(conn, decision.actions))
+        if self.is_leader and due:
+            done = tuple(self.actuator.apply(conn, due))
             if self.config.dry_run:
                 self._remember_dry_run(done, now)
         self._log(decision, done, sample)
@@ -199,15 +201,13 @@ class DatabaseGovernor:
 
     def _log(self, decision: Decision, done, sample: Sample) -> None:
         changed = decision.level != self.level
-        # Renewals are routine; a hold is news when it starts.
-        holding = any(a.reason == "hold" for a in done)
-        new_or_released = [
-            a
-            for a in done
-            if a.reason != "renew" and (a.reason != "hold" or not self._holding)
-        ]
+        # Renewals are routine (and written only now and then: Actuator.due);
+        # a hold is news when it starts.
+        holding = self.is_leader and any(a.reason == "hold" for a in decision.actions)
+        hold_started = holding and not self._holding
         self._holding = holding
-        if not (changed or new_or_released):
+        new_or_released = [a for a in done if a.reason not in ("renew", "hold")]
+        if not (changed or new_or_released or hold_started):
             return
         _logger.info(
             "%s: %s",
