@@ -76,7 +76,8 @@ Leasable
     human pinned it) is released at once.
 Renewal
     While the level is above calm every held channel is leased again each
-    cycle (the database renews the holder's lease).
+    cycle (the actuator writes the renewal only now and then: the policy
+    says what it wants held, not how often the database hears it).
 Starvation guard
     Full-pause time per channel is accounted over a rolling
     ``pause_window_seconds``; past ``max_pause_seconds`` the channel is leased
