@@ -46,8 +46,7 @@ class Actuator:
         self.lease_ttl = lease_ttl
         self.leader_ttl = leader_ttl
         self.dry_run = dry_run
-        self._written: dict[str, tuple[float, bool]] = {}  # channel -> when, trickle
-        self._held_now: dict[str, LeaseState] = {}
+        self._written: dict[str, float] = {}  # channel -> when this wrote it
         self._heartbeat: tuple[float, str | None, bool] | None = None
 
     # --- reading -----------------------------------------------------------
@@ -90,11 +89,10 @@ class Actuator:
         """The leases this governor holds now, as the database says."""
         with conn.cursor() as cur:
             cur.execute(contract.HELD_LEASES_SQL, (self.holder,))
-            self._held_now = {
+            return {
                 channel: LeaseState(channel, float(since), bool(trickle))
                 for channel, since, trickle in cur.fetchall()
             }
-        return dict(self._held_now)
 
     def job_p95(self, conn, previous: float | None) -> float | None:
         """p95 run time of recent background and bulk jobs (None: no job);
@@ -111,37 +109,38 @@ class Actuator:
 
     # --- writing -----------------------------------------------------------
 
-    def due(self, actions: tuple[Action, ...], now: float | None = None) -> tuple:
-        """The actions that need a write now: a lease this governor already
-        holds, unchanged, is renewed only once RENEW_AFTER_TTL_FRACTION of its
-        TTL has passed since it was last written."""
-        now = time.monotonic() if now is None else now
+    def due(
+        self, actions: tuple[Action, ...], held: dict[str, LeaseState]
+    ) -> tuple[Action, ...]:
+        """The actions that need a write now: a lease ``held`` (as the
+        database says) and unchanged is renewed only once
+        RENEW_AFTER_TTL_FRACTION of its TTL has passed since this actuator
+        wrote it."""
+        now = time.monotonic()
         renew_after = self.lease_ttl * RENEW_AFTER_TTL_FRACTION
         due = []
         for action in actions:
-            written = self._written.get(action.channel)
-            held = self._held_now.get(action.channel)
+            written_at = self._written.get(action.channel)
+            lease = held.get(action.channel)
             if (
                 action.kind == "lease"
-                and written is not None
-                and held is not None
-                and held.trickle == action.trickle == written[1]
-                and now - written[0] < renew_after
+                and written_at is not None
+                and lease is not None
+                and lease.trickle == action.trickle
+                and now - written_at < renew_after
             ):
                 continue
             due.append(action)
         return tuple(due)
 
-    def heartbeat(
-        self, conn, level: str | None, force: bool = False, now: float | None = None
-    ) -> bool:
+    def heartbeat(self, conn, level: str | None, force: bool = False) -> bool:
         """Keep or take leadership; True when this governor may act.  Written
         when ``force`` (about to write leases), when the level changed, or
         once HEARTBEAT_AFTER_TTL_FRACTION of the leadership TTL has passed;
         otherwise the last answer stands (it cannot have expired yet)."""
         if self.dry_run:
             return True
-        now = time.monotonic() if now is None else now
+        now = time.monotonic()
         last = self._heartbeat
         if (
             not force
@@ -161,7 +160,6 @@ class Actuator:
     def forget(self) -> None:
         """Forget what was written (a new connection: write again)."""
         self._written.clear()
-        self._held_now = {}
         self._heartbeat = None
 
     def apply(self, conn, actions: tuple[Action, ...]) -> list[Action]:
@@ -217,7 +215,7 @@ class Actuator:
                     action.trickle,
                 ),
             )
-        self._written[action.channel] = (time.monotonic(), action.trickle)
+        self._written[action.channel] = time.monotonic()
 
     def _preempt(self, conn, action: Action) -> bool:
         """Cancel the job's running statement through the contract (which

@@ -162,7 +162,7 @@ class DatabaseGovernor:
             next_window_at=state.next_window_at,
             job_p95_seconds=self.job_p95,
         )
-        due = self.actuator.due(decision.actions) if decision.acting else ()
+        due = self.actuator.due(decision.actions, held) if decision.acting else ()
         # Leadership right before writing: a governor that stalled past its
         # leadership TTL finds out here, before it writes anything.
         self.is_leader = self.actuator.heartbeat(conn, decision.level, force=bool(due))

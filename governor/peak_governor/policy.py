@@ -594,7 +594,7 @@ class Policy:
             if self._was_protected:
                 self._window_closed_at = now
             self._was_protected = protected
-        self._track_demand(sample, now, relevant)
+        self._track_demand(sample, now, bool(relevant))
         cycle = _Cycle(sample, _Table(channels), held, now, relevant, {})
         blame = self._analyse(cycle)
         cycle.evidence = self._evidence(cycle, blame, previous, thresholds, protected)
@@ -878,10 +878,9 @@ class Policy:
 
     # -- demand-aware hold and backoff ----------------------------------------
 
-    def _track_demand(self, sample: Sample, now: float, relevant: list) -> None:
+    def _track_demand(self, sample: Sample, now: float, waiting: bool) -> None:
         window = self.config.demand_window_seconds
         horizon = now - window
-        waiting = bool(relevant)
         for waiter in sample.waiters:
             if waiter.backend.role_label in PROTECTED_RANK:
                 self._waiters_seen[waiter.backend.pid] = now
