@@ -2,11 +2,13 @@
 """Peak contention: critical latency under a bulk backlog, with and without
 the governor (the headline benchmark of Odoo Peak).
 
-A real Odoo 18 (multi-process, queue_job's jobrunner, peak_queue server-wide)
-runs on a throw-away database. Five modes run one after the other on the same
-server and data, each with the same seeded workload, and the whole sequence
-is repeated (``--repeats``, default 3; ``static_cap`` only in the first) to
-give every ratio a spread:
+A real Odoo 18 runs on a throw-away database as two servers, deployed as
+docker/ and k8s/ deploy them: the pickers' web server (8 HTTP workers) and a
+job server (queue_job's runner, peak_queue server-wide, and the workers the
+runner dispatches jobs to), so bulk jobs never take a picker's worker. Five
+modes run one after the other on the same servers and data, each with the
+same seeded workload, and the whole sequence is repeated (``--repeats``,
+default 3; ``static_cap`` only in the first) to give every ratio a spread:
 
 - ``baseline``: critical traffic only;
 - ``ungoverned``: critical traffic + a standing bulk backlog (plain queue_job,
@@ -95,8 +97,12 @@ HOT_PREFIX = "peak-bench-hot-"
 READY_TIMEOUT_S = 180
 DRAIN_TIMEOUT_S = 60
 HTTP_TIMEOUT_S = 60
-ODOO_WORKERS = 8
-QUEUE_MAX_CAPACITY = 4  # ODOO_QUEUE_JOB_MAX_CAPACITY of the bench's Odoo
+ODOO_WORKERS = 8  # HTTP workers of the pickers' server
+QUEUE_MAX_CAPACITY = 4  # ODOO_QUEUE_JOB_MAX_CAPACITY of the job server
+JOB_WORKERS = QUEUE_MAX_CAPACITY + 1  # one spare for the runner's health checks
+# The pickers' server runs no job runner (queue_job and peak_queue are
+# installed, their routes served, but not loaded server-wide).
+WEB_SERVER_WIDE_MODULES = "base,web"
 GOVERNOR_INTERVAL_S = 0.2
 # Targets of the issue (reported, never asserted).
 TARGETS = {
@@ -745,6 +751,7 @@ def summarize(mode, samples, workload, start_wall, end_wall, bulk):
     errors = [s["error"] for s in samples if s["error"] is not None]
     out = {
         "p50_ms": _round(percentile(ok, 50)),
+        "p90_ms": _round(percentile(ok, 90)),
         "p95_ms": _round(percentile(ok, 95)),
         "p99_ms": _round(percentile(ok, 99)),
         "max_ms": _round(max(ok) if ok else None),
@@ -774,6 +781,7 @@ class Bench:
         self.scratch = Path(tempfile.mkdtemp(prefix="peak_bench_contention_"))
         self.created_db = False
         self.odoo = None
+        self.jobs = None
         self.governor = None
         self.side = None
         self.client = None
@@ -807,12 +815,16 @@ class Bench:
         self.side.setup(self.workload)
         if not self.side.protected_now():
             raise BenchError("Peak mode / fulfillment window not in effect")
+        # Two servers on one database, as docker/ and k8s/ deploy them: the
+        # pickers' HTTP workers, and a job server (queue_job's runner plus
+        # the workers it dispatches /queue_job/runjob to) so that bulk jobs
+        # never take an HTTP worker from a picker.
         self.port = free_port()
-        config = peak_odoo.write_config(
+        web_config = peak_odoo.write_config(
             settings,
-            self.scratch / "odoo.conf",
+            self.scratch / "odoo-web.conf",
             self.db_name,
-            queue_capacity=QUEUE_MAX_CAPACITY,
+            server_wide_modules=WEB_SERVER_WIDE_MODULES,
             data_dir=self.scratch / "data",
             workers=ODOO_WORKERS,
             max_cron_threads=0,
@@ -822,23 +834,47 @@ class Bench:
             log_level="info",
             limit_time_real=300,
         )
+        jobs_config = peak_odoo.write_config(
+            settings,
+            self.scratch / "odoo-jobs.conf",
+            self.db_name,
+            queue_capacity=QUEUE_MAX_CAPACITY,
+            data_dir=self.scratch / "data",
+            workers=JOB_WORKERS,
+            max_cron_threads=0,
+            http_port=free_port(),
+            gevent_port=free_port(),
+            http_interface="127.0.0.1",
+            log_level="info",
+            limit_time_real=300,
+        )
         env = dict(os.environ, ODOO_QUEUE_JOB_MAX_CAPACITY=str(QUEUE_MAX_CAPACITY))
         env.pop("ODOO_QUEUE_JOB_CHANNELS", None)  # channels come from the DB
+        for name in ("ODOO_QUEUE_JOB_HOST", "ODOO_QUEUE_JOB_PORT"):
+            env.pop(name, None)  # the runner dispatches to its own server
         self.odoo_log = self.scratch / "odoo.log"
+        self.jobs_log = self.scratch / "odoo-jobs.log"
         self.odoo = Child(
             "odoo",
-            peak_odoo.odoo_argv(settings, config, "-d", self.db_name),
+            peak_odoo.odoo_argv(settings, web_config, "-d", self.db_name),
             self.odoo_log,
+            env=env,
+            cwd=str(ROOT),
+        ).start()
+        self.jobs = Child(
+            "odoo-jobs",
+            peak_odoo.odoo_argv(settings, jobs_config, "-d", self.db_name),
+            self.jobs_log,
             env=env,
             cwd=str(ROOT),
         ).start()
         deadline = time.monotonic() + READY_TIMEOUT_S
         ready = f"queue job runner ready for db {self.db_name}"
-        while ready not in self.odoo_log.read_text(errors="replace"):
-            if not self.odoo.alive():
-                raise BenchError(f"Odoo exited, see {self.odoo_log}")
+        while ready not in self.jobs_log.read_text(errors="replace"):
+            if not self.jobs.alive():
+                raise BenchError(f"the job server exited, see {self.jobs_log}")
             if time.monotonic() > deadline:
-                raise BenchError(f"jobrunner not ready, see {self.odoo_log}")
+                raise BenchError(f"jobrunner not ready, see {self.jobs_log}")
             time.sleep(0.3)
         base = f"http://127.0.0.1:{self.port}"
         wait_for_http(f"{base}/web/health", 60, self.odoo.proc)
@@ -856,7 +892,7 @@ class Bench:
         self.client.run(warm, self.side.hot_ids, "warmup")
 
     def stop(self):
-        for name in ("governor", "odoo"):
+        for name in ("governor", "jobs", "odoo"):
             child = getattr(self, name)
             if child is not None:
                 try:
@@ -984,6 +1020,13 @@ class Bench:
                 if mode == "baseline":
                     threshold_ms = onset_threshold(results["baseline"])
             results["onset_threshold_ms"] = threshold_ms
+            for mode in MODES:
+                if mode in results:
+                    results[mode]["slow_calls"] = sum(
+                        1
+                        for s in results[mode]["samples"]
+                        if s["error"] is None and s["ms"] > threshold_ms
+                    )
             if repeat:  # the plot shows the first run: keep its calls only
                 for mode in MODES:
                     results.get(mode, {}).pop("samples", None)
@@ -1007,6 +1050,7 @@ def _machine(side):
         "postgresql": side.sql("SHOW server_version")[0][0],
         "odoo": odoo.release.version,
         "odoo_workers": ODOO_WORKERS,
+        "job_server_workers": JOB_WORKERS,
         "queue_job_max_capacity": QUEUE_MAX_CAPACITY,
         "governor_interval_s": GOVERNOR_INTERVAL_S,
         "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
@@ -1042,6 +1086,9 @@ FIGURES = {
     "bulk_jobs_failed": (None, True),
     "onset_p95_vs_baseline": (None, True),
     "onsets_without_lease": (None, True),
+    "governed_p90_vs_baseline": (None, True),
+    "governed_slow_calls": (None, True),
+    "baseline_slow_calls": (None, True),
 }
 
 
@@ -1058,6 +1105,9 @@ def run_figures(run, mode):
         "bulk_jobs_failed": gov.get("bulk_jobs_failed"),
         "onset_p95_vs_baseline": _ratio(gov["onset_p95_ms"], base["onset_p95_ms"]),
         "onsets_without_lease": gov.get("onsets_without_lease"),
+        "governed_p90_vs_baseline": _ratio(gov.get("p90_ms"), base.get("p90_ms")),
+        "governed_slow_calls": gov.get("slow_calls"),
+        "baseline_slow_calls": base.get("slow_calls"),
     }
 
 
@@ -1141,6 +1191,9 @@ LABELS = {
     "bulk_jobs_failed": "bulk jobs failed",
     "onset_p95_vs_baseline": "wave onset p95 (first 5 s) / baseline's",
     "onsets_without_lease": "contention onsets without a lease",
+    "governed_p90_vs_baseline": "governed p90 / baseline p90",
+    "governed_slow_calls": "governed calls over the onset threshold",
+    "baseline_slow_calls": "baseline calls over the onset threshold",
 }
 
 
@@ -1221,8 +1274,10 @@ def table(result):
         "",
         f"Machine: {m['cpus']} CPUs ({m['cpu_model'] or 'unknown'}), "
         f"{m['memory_gb']} GB RAM, PostgreSQL {m['postgresql']}, Python "
-        f"{m['python']}, Odoo {m['odoo']} ({m['odoo_workers']} HTTP workers, "
-        f"queue_job max capacity {m['queue_job_max_capacity']}), governor interval "
+        f"{m['python']}, Odoo {m['odoo']} ({m['odoo_workers']} HTTP workers for "
+        f"the pickers; jobs on a job server of "
+        f"{m.get('job_server_workers', 'shared')} workers, queue_job max "
+        f"capacity {m['queue_job_max_capacity']}), governor interval "
         f"{m['governor_interval_s']} s; 1-min load average "
         f"{m['loadavg_1m_at_start']} at start, {m['loadavg_1m_at_end']} at end.",
     ]
