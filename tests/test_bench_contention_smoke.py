@@ -1,9 +1,10 @@
 """The peak contention benchmark (bench/peak_contention.py) runs end to end.
 
 ``--smoke`` (a few seconds per mode) in a subprocess: its own throw-away
-database, its own Odoo (jobrunner included) and governor, results in a
-temporary directory. Timings are the benchmark's business, never asserted
-here: only that every mode ran and produced numbers.
+database, its own Odoo servers (web, and jobs with the jobrunner) and
+governor, results in a temporary directory. Timings are the benchmark's
+business, never asserted here: only that every mode ran and produced
+numbers, and that the jobs ran on the job server.
 """
 
 import json
@@ -25,12 +26,23 @@ FIGURES = (
     "bulk_jobs_failed",
     "onset_p95_vs_baseline",
     "onsets_without_lease",
+    "governed_p90_vs_baseline",
+    "governed_slow_calls",
+    "baseline_slow_calls",
 )
 
 
 def test_peak_contention_smoke(tmp_path):
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--smoke", "--output", str(tmp_path)],
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--smoke",
+            "--output",
+            str(tmp_path),
+            "--keep-logs",
+            str(tmp_path / "logs"),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -85,3 +97,9 @@ def test_peak_contention_smoke(tmp_path):
     assert result["policy"]["preempt_after"] == 0.0
     for key in ("cpus", "memory_gb", "postgresql", "python"):
         assert result["machine"][key], key
+    # Jobs ran on the job server, never in a picker's worker.
+    web_log = (tmp_path / "logs" / "odoo.log").read_text(errors="replace")
+    jobs_log = (tmp_path / "logs" / "odoo-jobs.log").read_text(errors="replace")
+    assert "/queue_job/runjob" in jobs_log
+    assert "/queue_job/runjob" not in web_log
+    assert "/web/dataset/call_kw" in web_log
