@@ -845,55 +845,42 @@ class Bench:
         # pickers' HTTP workers, and a job server (queue_job's runner plus
         # the workers it dispatches /queue_job/runjob to) so that bulk jobs
         # never take an HTTP worker from a picker.
-        self.port = free_port()
-        web_config = peak_odoo.write_config(
-            settings,
-            self.scratch / "odoo-web.conf",
-            self.db_name,
-            server_wide_modules=WEB_SERVER_WIDE_MODULES,
-            data_dir=self.scratch / "data",
-            workers=ODOO_WORKERS,
-            max_cron_threads=0,
-            http_port=self.port,
-            gevent_port=free_port(),
-            http_interface="127.0.0.1",
-            log_level="info",
-            limit_time_real=300,
-        )
-        jobs_config = peak_odoo.write_config(
-            settings,
-            self.scratch / "odoo-jobs.conf",
-            self.db_name,
-            queue_capacity=QUEUE_MAX_CAPACITY,
-            data_dir=self.scratch / "data",
-            workers=JOB_WORKERS,
-            max_cron_threads=0,
-            http_port=free_port(),
-            gevent_port=free_port(),
-            http_interface="127.0.0.1",
-            log_level="info",
-            limit_time_real=300,
-        )
         env = dict(os.environ, ODOO_QUEUE_JOB_MAX_CAPACITY=str(QUEUE_MAX_CAPACITY))
         env.pop("ODOO_QUEUE_JOB_CHANNELS", None)  # channels come from the DB
         for name in ("ODOO_QUEUE_JOB_HOST", "ODOO_QUEUE_JOB_PORT"):
             env.pop(name, None)  # the runner dispatches to its own server
-        self.odoo_log = self.scratch / "odoo.log"
-        self.jobs_log = self.scratch / "odoo-jobs.log"
-        self.odoo = Child(
+
+        def server(name, port, **options):
+            config = peak_odoo.write_config(
+                settings,
+                self.scratch / f"{name}.conf",
+                self.db_name,
+                data_dir=self.scratch / "data",
+                max_cron_threads=0,
+                http_port=port,
+                gevent_port=free_port(),
+                http_interface="127.0.0.1",
+                log_level="info",
+                limit_time_real=300,
+                **options,
+            )
+            argv = peak_odoo.odoo_argv(settings, config, "-d", self.db_name)
+            log = self.scratch / f"{name}.log"
+            return Child(name, argv, log, env=env, cwd=str(ROOT)).start(), log
+
+        self.port = free_port()
+        self.odoo, self.odoo_log = server(
             "odoo",
-            peak_odoo.odoo_argv(settings, web_config, "-d", self.db_name),
-            self.odoo_log,
-            env=env,
-            cwd=str(ROOT),
-        ).start()
-        self.jobs = Child(
+            self.port,
+            workers=ODOO_WORKERS,
+            server_wide_modules=WEB_SERVER_WIDE_MODULES,
+        )
+        self.jobs, self.jobs_log = server(
             "odoo-jobs",
-            peak_odoo.odoo_argv(settings, jobs_config, "-d", self.db_name),
-            self.jobs_log,
-            env=env,
-            cwd=str(ROOT),
-        ).start()
+            free_port(),
+            workers=JOB_WORKERS,
+            queue_capacity=QUEUE_MAX_CAPACITY,
+        )
         deadline = time.monotonic() + READY_TIMEOUT_S
         ready = f"queue job runner ready for db {self.db_name}"
         while ready not in self.jobs_log.read_text(errors="replace"):

@@ -7,8 +7,9 @@
 #
 #   web        HTTP workers on 8069 (prefork, workers >= 2, no cron)
 #   websocket  the gevent server on 8072 (serves /websocket)
-#   queue      the OCA queue_job job runner (queue_job loaded server-wide);
-#              it dispatches jobs over HTTP to PEAK_QUEUE_JOB_HOST (odoo-web)
+#   queue      the OCA queue_job job runner (queue_job loaded server-wide)
+#              and the HTTP workers it dispatches jobs to (its own, on
+#              127.0.0.1): bulk jobs never take a web worker from a user
 #   cron       scheduled actions only (--no-http, --max-cron-threads=2)
 #
 # Arguments:
@@ -34,7 +35,8 @@
 #   PEAK_DB_HOST, PEAK_DB_USER, PEAK_DB_PASSWORD, PEAK_DB_NAME   required
 #   PEAK_DB_PORT (5432), PEAK_DB_SSLMODE (prefer), PEAK_DB_MAXCONN (32)
 #   PEAK_ODOO_ADMIN_PASSWORD (random: database manager unusable)
-#   PEAK_ODOO_WORKERS (web 2, queue 0), PEAK_ODOO_MAX_CRON_THREADS (2)
+#   PEAK_ODOO_WORKERS (web 2, queue max capacity + 1),
+#     PEAK_ODOO_MAX_CRON_THREADS (2)
 #   PEAK_ODOO_SERVER_WIDE_MODULES (base,web,peak_session_redis,peak_metrics;
 #     the queue role adds queue_job,peak_queue),
 #   PEAK_ODOO_PROXY_MODE (true)
@@ -43,8 +45,9 @@
 #     _MEMORY_HARD, _REQUEST (PEAK_ODOO_LIMIT_*; Odoo's defaults)
 #   PEAK_ODOO_HTTP_PORT (8069), PEAK_ODOO_GEVENT_PORT (8072)
 #   PEAK_ODOO_ADDONS_PATH, PEAK_ODOO_DATA_DIR (/var/lib/odoo)
-#   PEAK_QUEUE_JOB_MAX_CAPACITY (2), PEAK_QUEUE_JOB_HOST (odoo-web),
-#     PEAK_QUEUE_JOB_PORT (8069), PEAK_QUEUE_JOB_SCHEME (http)
+#   PEAK_QUEUE_JOB_MAX_CAPACITY (2), PEAK_QUEUE_JOB_HOST (127.0.0.1: the
+#     queue role's own workers), PEAK_QUEUE_JOB_PORT (PEAK_ODOO_HTTP_PORT),
+#     PEAK_QUEUE_JOB_SCHEME (http)
 #   PEAK_ODOO_INIT_MODULES (for `init`), PEAK_ODOO_UPGRADE_MODULES (for `upgrade`)
 #   ODOO_BIN (/opt/odoo/odoo-bin), ODOO_PYTHON (python3 on PATH) run Odoo
 #   PROMETHEUS_MULTIPROC_DIR (unset) prometheus_client multiprocess directory:
@@ -157,8 +160,8 @@ write_config() {
         printf '\n[queue_job]\n'
         opt max_capacity "${PEAK_QUEUE_JOB_MAX_CAPACITY:-2}"
         opt scheme "${PEAK_QUEUE_JOB_SCHEME:-http}"
-        opt host "${PEAK_QUEUE_JOB_HOST:-odoo-web}"
-        opt port "${PEAK_QUEUE_JOB_PORT:-8069}"
+        opt host "${PEAK_QUEUE_JOB_HOST:-127.0.0.1}"
+        opt port "${PEAK_QUEUE_JOB_PORT:-$HTTP_PORT}"
     } >"$tmp"
     mv -f "$tmp" "$ODOO_RC"
     trap - EXIT
@@ -199,11 +202,19 @@ role_args() {
             set -- gevent --max-cron-threads=0 "--load=$modules"
             ;;
         queue)
-            # Threaded mode (workers=0) by default: the job runner thread plus
-            # one HTTP thread for the probes; the jobs themselves run in the
-            # web service. queue_job elects one active runner per database
-            # with a PostgreSQL advisory lock.
-            set -- "--workers=${PEAK_ODOO_WORKERS:-0}" --max-cron-threads=0 "--load=$modules,queue_job,peak_queue"
+            # Prefork: the job runner process plus one HTTP worker per job
+            # running at once and one for the probes. The runner dispatches
+            # to these workers (PEAK_QUEUE_JOB_HOST, 127.0.0.1 by default),
+            # so a backlog of bulk jobs never occupies the web service's
+            # workers in a fulfillment wave. queue_job elects one active
+            # runner per database with a PostgreSQL advisory lock.
+            capacity=${PEAK_QUEUE_JOB_MAX_CAPACITY:-2}
+            is_uint "$capacity" || die "PEAK_QUEUE_JOB_MAX_CAPACITY must be a whole number (got '$capacity')"
+            workers=${PEAK_ODOO_WORKERS:-$((capacity + 1))}
+            if ! is_uint "$workers" || [ "$workers" -lt 2 ]; then
+                die "the queue role needs PEAK_ODOO_WORKERS >= 2 (got '$workers')"
+            fi
+            set -- "--workers=$workers" --max-cron-threads=0 "--load=$modules,queue_job,peak_queue"
             ;;
         cron)
             # workers > 0 selects the prefork server (memory/time limits per

@@ -95,7 +95,7 @@ def test_render_writes_a_private_config_and_role_flags(tmp_path):
         (
             "queue",
             [
-                "--workers=0",
+                "--workers=3",  # max capacity 2 + one for the probes
                 "--max-cron-threads=0",
                 "--load=base,web,peak_session_redis,peak_metrics,queue_job,peak_queue",
             ],
@@ -108,6 +108,35 @@ def test_each_role_gets_its_flags(tmp_path, role, expected):
     assert result.returncode == 0, result.stderr
     flags = result.stdout.split()
     assert flags[: len(expected)] == expected
+
+
+def test_the_queue_role_runs_its_jobs_in_workers_of_its_own(tmp_path):
+    """The runner dispatches /queue_job/runjob to its own server, which has
+    a worker per job running at once plus one: a bulk backlog never takes a
+    worker of the web service."""
+    result = entrypoint(
+        tmp_path,
+        "render",
+        PEAK_ODOO_ROLE="queue",
+        PEAK_QUEUE_JOB_MAX_CAPACITY="4",
+        PEAK_ODOO_HTTP_PORT="8169",
+    )
+    assert result.returncode == 0, result.stderr
+    queue_job = read_conf(tmp_path / "odoo.conf")["queue_job"]
+    assert (queue_job["host"], queue_job["port"]) == ("127.0.0.1", "8169")
+    assert result.stdout.split()[0] == "--workers=5"
+    # Jobs on the web service instead, the earlier layout: still possible.
+    result = entrypoint(
+        tmp_path,
+        "render",
+        PEAK_ODOO_ROLE="queue",
+        PEAK_QUEUE_JOB_HOST="odoo-web",
+        PEAK_QUEUE_JOB_PORT="8069",
+        PEAK_ODOO_WORKERS="2",
+    )
+    assert result.returncode == 0, result.stderr
+    assert read_conf(tmp_path / "odoo.conf")["queue_job"]["host"] == "odoo-web"
+    assert result.stdout.split()[0] == "--workers=2"
 
 
 def test_admin_password_is_random_unless_given(tmp_path):
@@ -133,6 +162,14 @@ def test_admin_password_is_random_unless_given(tmp_path):
         ({"PEAK_ODOO_WORKERS": "1"}, "PEAK_ODOO_WORKERS >= 2"),
         ({"PEAK_ODOO_WORKERS": "two"}, "PEAK_ODOO_WORKERS >= 2"),
         ({"PEAK_ODOO_ROLE": "worker"}, "unknown PEAK_ODOO_ROLE 'worker'"),
+        (
+            {"PEAK_ODOO_ROLE": "queue", "PEAK_ODOO_WORKERS": "1"},
+            "the queue role needs PEAK_ODOO_WORKERS >= 2",
+        ),
+        (
+            {"PEAK_ODOO_ROLE": "queue", "PEAK_QUEUE_JOB_MAX_CAPACITY": "lots"},
+            "PEAK_QUEUE_JOB_MAX_CAPACITY must be a whole number",
+        ),
         ({"PEAK_ODOO_PROXY_MODE": "maybe"}, "not a boolean: 'maybe'"),
     ],
 )

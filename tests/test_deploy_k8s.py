@@ -137,6 +137,10 @@ def test_odoo_pods_have_what_the_entrypoint_and_addons_need(overlays, overlay):
             "name": token_ref["valueFrom"]["secretKeyRef"]["name"],
             "key": token_ref["valueFrom"]["secretKeyRef"]["key"],
         }
+        # The queue pod runs the jobs: its request metrics are scraped too.
+        queue_monitor = named(docs, "PodMonitor", "odoo-queue", ns)
+        endpoint = queue_monitor["spec"]["podMetricsEndpoints"][0]
+        assert endpoint["authorization"] == auth
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
