@@ -1298,7 +1298,7 @@ def table(result):
         f"{m['memory_gb']} GB RAM, PostgreSQL {m['postgresql']}, Python "
         f"{m['python']}, Odoo {m['odoo']} ({m['odoo_workers']} HTTP workers for "
         f"the pickers; jobs on a job server of "
-        f"{m.get('job_server_workers', 'shared')} workers, queue_job max "
+        f"{m['job_server_workers']} workers, queue_job max "
         f"capacity {m['queue_job_max_capacity']}), governor interval "
         f"{m['governor_interval_s']} s; 1-min load average "
         f"{m['loadavg_1m_at_start']} at start, {m['loadavg_1m_at_end']} at end.",

@@ -185,6 +185,13 @@ reset_metrics_dir() {
         || die "cannot empty PROMETHEUS_MULTIPROC_DIR $dir"
 }
 
+# The prefork server with at least 2 HTTP workers (the web and queue roles).
+need_prefork_workers() {
+    if ! is_uint "$1" || [ "$1" -lt 2 ]; then
+        die "the $ROLE role needs PEAK_ODOO_WORKERS >= 2 (got '$1')"
+    fi
+}
+
 role_args() {
     modules=${PEAK_ODOO_SERVER_WIDE_MODULES:-base,web,peak_session_redis,peak_metrics}
     case $ROLE in
@@ -192,9 +199,7 @@ role_args() {
             workers=${PEAK_ODOO_WORKERS:-2}
             # Fewer than 2 workers cannot render PDF reports (wkhtmltopdf
             # calls back into the server while a worker waits for it).
-            if ! is_uint "$workers" || [ "$workers" -lt 2 ]; then
-                die "the web role needs PEAK_ODOO_WORKERS >= 2 (got '$workers')"
-            fi
+            need_prefork_workers "$workers"
             set -- "--workers=$workers" --max-cron-threads=0 "--load=$modules"
             ;;
         websocket)
@@ -211,9 +216,7 @@ role_args() {
             capacity=${PEAK_QUEUE_JOB_MAX_CAPACITY:-2}
             is_uint "$capacity" || die "PEAK_QUEUE_JOB_MAX_CAPACITY must be a whole number (got '$capacity')"
             workers=${PEAK_ODOO_WORKERS:-$((capacity + 1))}
-            if ! is_uint "$workers" || [ "$workers" -lt 2 ]; then
-                die "the queue role needs PEAK_ODOO_WORKERS >= 2 (got '$workers')"
-            fi
+            need_prefork_workers "$workers"
             set -- "--workers=$workers" --max-cron-threads=0 "--load=$modules,queue_job,peak_queue"
             ;;
         cron)

@@ -244,13 +244,20 @@ def test_job_durations_are_counted_once_by_the_worker_that_ran_them(prefork):
         )[0][0]
         == 0
     )
-    before = samples(scrape(base)[2])
-    done_0 = total(
-        before, "peak_queue_job_run_duration_seconds_count", outcome="done", **labels
-    )
-    failed_0 = total(
-        before, "peak_queue_job_run_duration_seconds_count", outcome="failed", **labels
-    )
+
+    def counted(scraped):
+        """Job runs observed, (done, failed)."""
+        return tuple(
+            total(
+                scraped,
+                "peak_queue_job_run_duration_seconds_count",
+                outcome=outcome,
+                **labels,
+            )
+            for outcome in ("done", "failed")
+        )
+
+    done_0, failed_0 = counted(samples(scrape(base)[2]))
     partner_id = sql("SELECT min(id) FROM res_partner")[0][0]
     sql(JOBS_SQL, (partner_id, 3))
     sql(JOBS_SQL, (2_000_000_000, 1))  # a missing record: the job fails
@@ -268,14 +275,6 @@ def test_job_durations_are_counted_once_by_the_worker_that_ran_them(prefork):
         )
     )
     assert states == {"done": 3, "failed": 1}
-
-    run_count = "peak_queue_job_run_duration_seconds_count"
-
-    def counted(after):
-        return tuple(
-            total(after, run_count, outcome=outcome, **labels)
-            for outcome in ("done", "failed")
-        )
 
     # queue_job commits a failed job's state from a cursor of its own before
     # the worker's request (and its observation) ends: the count may trail
