@@ -64,6 +64,7 @@ from pathlib import Path
 import psycopg2
 import requests
 
+from peak_governor import config
 from peak_governor.policy import PolicyConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -193,8 +194,20 @@ def parse_args(argv):
     parser.add_argument(
         "--keep-logs", type=Path, help="copy Odoo's and the governor's logs here"
     )
+    parser.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a governor policy setting for the governed modes (repeat), e.g. "
+        "protect_starving=true for the pickers-first profile; default: none",
+    )
     parser.add_argument("--verbose", action="store_true", help="Odoo logs at INFO")
     args = parser.parse_args(argv)
+    try:
+        args.policy_settings = policy_settings(args.policy)
+    except ValueError as exc:
+        parser.error(str(exc))
     workload = SMOKE if args.smoke else Workload()
     changes = {}
     if args.mode_seconds:
@@ -207,6 +220,25 @@ def parse_args(argv):
         workload = Workload(**{**asdict(workload), **changes})
     args.workload = workload
     return args
+
+
+def policy_settings(pairs):
+    """``["name=value", ...]`` -> (effective PolicyConfig, {name: value}),
+    checked as the governor checks them."""
+    raw = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--policy {pair!r}: expected NAME=VALUE")
+        raw[name.strip().replace("-", "_")] = value.strip()
+    try:
+        effective = config.apply_policy_settings(
+            PolicyConfig(), {k: ("--policy", v) for k, v in raw.items()}
+        )
+        effective.validate()
+    except (config.ConfigError, ValueError) as exc:
+        raise ValueError(f"--policy: {exc}") from exc
+    return effective, raw
 
 
 # -- statistics ---------------------------------------------------------------
@@ -619,7 +651,7 @@ def lease_intervals(events, end_wall):
     return out
 
 
-def governor_metrics(samples, start_wall, end_wall, events, threshold_ms):
+def governor_metrics(samples, start_wall, end_wall, events, threshold_ms, policy=None):
     """Time to lease / release and transitions, from the lease events and the
     critical calls (see README: contention onset and calm)."""
     intervals = lease_intervals(events, end_wall)
@@ -646,7 +678,9 @@ def governor_metrics(samples, start_wall, end_wall, events, threshold_ms):
         answer = next((a for a in starts if onset <= a <= end), None)
         if answer is None:
             unanswered += 1
-            explained.append(explain_onset(episode, intervals, start_wall))
+            explained.append(
+                explain_onset(episode, intervals, start_wall, policy or PolicyConfig())
+            )
         else:
             to_lease.append(answer - onset)
     to_release = []
@@ -682,14 +716,6 @@ def governor_metrics(samples, start_wall, end_wall, events, threshold_ms):
     }
 
 
-#: The governor's elevated_enter_age (protected / normal thresholds, defaults).
-ENTER_AGE_S = {
-    "window": PolicyConfig().protected.elevated_enter_age,
-    "outside": PolicyConfig().normal.elevated_enter_age,
-}
-SEVERE_AGE_S = PolicyConfig().protected.severe_enter_age
-
-
 def contention_episodes(slow):
     """Slow calls ``[(sent, done)]`` (sorted by send time) grouped into
     episodes: a call sent more than EPISODE_GAP_S after every earlier call
@@ -703,7 +729,7 @@ def contention_episodes(slow):
     return episodes
 
 
-def explain_onset(episode, intervals, start_wall):
+def explain_onset(episode, intervals, start_wall, policy):
     """Why a contention episode got no lease before its last slow call
     returned (from the calls and the lease history; the governor's log has
     the decisions)."""
@@ -711,19 +737,29 @@ def explain_onset(episode, intervals, start_wall):
     longest = max(done - at for at, done in episode)
     ended = [b for _a, b in intervals if b is not None and b <= sent]
     since_release = sent - max(ended) if ended else None
-    if longest < ENTER_AGE_S["window"]:
+    window_age = policy.protected.elevated_enter_age
+    if longest < window_age:
         why = (
             f"the slow calls took at most {longest:.2f} s end to end: shorter than "
-            f"the governor's elevated_enter_age ({ENTER_AGE_S['window']} s in a "
+            f"the governor's elevated_enter_age ({window_age} s in a "
             "window), so no lock wait of protected work reached its threshold"
+        )
+    elif len(episode) == 1 and policy.protect_starving:
+        why = (
+            f"a lone slow call ({longest:.2f} s end to end) outside a wave: "
+            "pickers first opens the demand gate for one request once a wait "
+            f"reaches {policy.demand_gate_max_wait:g} s or the sampler (every "
+            f"{GOVERNOR_INTERVAL_S:g} s) sees it wait again after Odoo retried "
+            "it; neither happened before the call returned"
         )
     elif len(episode) == 1:
         why = (
             f"a lone slow call ({longest:.2f} s end to end) outside a wave: the "
             "governor's demand gate pauses nothing for one request that waited "
             "while no other did; a single lock wait of "
-            f"{SEVERE_AGE_S} s (severe in a window) would, but Odoo's retries "
-            "cut the call's waits into shorter ones"
+            f"{policy.protected.severe_enter_age} s (severe in a window) would, "
+            "but Odoo's retries cut the call's waits into shorter ones "
+            "(protect_starving, pickers first, leases such a request)"
         )
     elif since_release is not None and since_release < 5.0:
         why = (
@@ -731,10 +767,11 @@ def explain_onset(episode, intervals, start_wall):
             "on release held rows; no re-lease before the slow calls returned "
             "(see the backoff in the log)"
         )
-    elif longest < ENTER_AGE_S["outside"]:
+    elif longest < policy.normal.elevated_enter_age:
         why = (
             f"the slow calls took at most {longest:.2f} s: outside a window the "
-            f"normal elevated_enter_age ({ENTER_AGE_S['outside']} s) applies"
+            f"normal elevated_enter_age ({policy.normal.elevated_enter_age} s) "
+            "applies"
         )
     else:
         why = (
@@ -945,6 +982,8 @@ class Bench:
             "--instance-id",
             instance_id,
         ]
+        for name, value in self.args.policy_settings[1].items():
+            argv += [f"--{name.replace('_', '-')}", value]
         self.governor = Child("peak-governor", argv, self.scratch / "governor.log")
         self.governor.start()
         wait_for_http(f"http://127.0.0.1:{port}/healthz", 30, self.governor.proc)
@@ -994,7 +1033,12 @@ class Bench:
                 events = side.lease_events(holder, start_wall - 60, end_wall)
                 result.update(
                     governor_metrics(
-                        samples, start_wall, end_wall, events, threshold_ms
+                        samples,
+                        start_wall,
+                        end_wall,
+                        events,
+                        threshold_ms,
+                        self.args.policy_settings[0],
                     )
                 )
                 result["governor_alive"] = self.governor.alive()
@@ -1131,6 +1175,14 @@ def _target_met(value, bound, upper):
     return value <= bound if upper else value >= bound
 
 
+def bench_command(args):
+    if not args.smoke and not args.policy:
+        return "make bench"
+    flags = ["--smoke"] if args.smoke else []
+    flags += [f"--policy {pair}" for pair in args.policy]
+    return " ".join([".venv/bin/python bench/peak_contention.py", *flags])
+
+
 def build_result(workload, runs, machine, args):
     scenarios = {}
     for scenario, mode in SCENARIOS.items():
@@ -1170,18 +1222,20 @@ def build_result(workload, runs, machine, args):
         "runs": runs,
         "scenarios": scenarios,
         "static_cap": static,
-        "policy": asdict(PolicyConfig()),
+        "policy": asdict(args.policy_settings[0]),
         "governor": {
             "interval_s": GOVERNOR_INTERVAL_S,
-            "flags": "--interval only: every policy setting at its default",
+            "flags": " ".join(
+                f"--{k.replace('_', '-')} {v}"
+                for k, v in args.policy_settings[1].items()
+            )
+            or "--interval only: every policy setting at its default",
         },
         "machine": machine,
         "workload": asdict(workload),
         "bursts_s": workload.bursts(),
         "smoke": bool(args.smoke),
-        "command": "make bench"
-        if not args.smoke
-        else ".venv/bin/python bench/peak_contention.py --smoke",
+        "command": bench_command(args),
     }
 
 

@@ -73,3 +73,18 @@ def test_slow_calls_under_a_lease_are_no_onset(bench):
     result = figures(bench, calls, [(45.0, 80.0)])
     assert result["contention_onsets_s"] == []
     assert result["transitions"] == 2
+
+
+def test_a_profile_run_records_the_settings_the_governor_got(bench):
+    """``--policy`` (the pickers-first profile) reaches the governor's flags
+    and the JSON's effective policy; a bad setting is refused as the
+    governor would refuse it, before anything starts."""
+    args = bench.parse_args(["--policy", "protect_starving=true"])
+    effective, raw = args.policy_settings
+    assert effective.protect_starving is True
+    assert raw == {"protect_starving": "true"}
+    assert bench.bench_command(args).endswith("--policy protect_starving=true")
+    assert bench.bench_command(bench.parse_args([])) == "make bench"
+    for bad in ("protect_starving=maybe", "no_such_setting=1", "lone_hold_seconds"):
+        with pytest.raises(SystemExit):
+            bench.parse_args(["--policy", bad])

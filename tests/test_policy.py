@@ -756,18 +756,25 @@ def test_the_wave_ends_when_demand_falls_back_to_the_office_level():
     assert demand["rate_per_second"] < demand["threshold_per_second"]
 
 
+# A lone wait the gate leaves alone: elevated in a window, under a second.
+SHORT = 0.5
+
+
 def test_demand_gate_leaves_a_lone_wait_outside_a_wave():
     run = Run(policy(demand_gate=True))
-    decision = run.step(bulk_blocks_http(), T0)  # elevated, nothing else
+    decision = run.step(bulk_blocks_http(SHORT), T0)  # elevated, nothing else
     assert decision.level == ELEVATED
     assert decision.actions == ()
     assert "a lone protected wait, no wave" in decision.explanation
+    assert run.policy._demand["gate"] == "closed"
 
 
 def test_demand_gate_ignores_the_statements_of_a_lone_request():
     """One request that authenticates, waits and retries shows as many
     statements (6 here, 3/s): activity is no wave, other waiters are."""
-    smp = busy(T0, 6, wait(http(10), 2.0, 20), blockers=[job(20, "bulk", "root.bulk")])
+    smp = busy(
+        T0, 6, wait(http(10), SHORT, 20), blockers=[job(20, "bulk", "root.bulk")]
+    )
     decision = Run(policy(demand_gate=True)).step(smp, T0)
     assert decision.actions == ()
     assert "no wave" in decision.explanation
@@ -808,8 +815,65 @@ def test_demand_gate_opens_for_two_waiters_or_severe(smp, why):
 
 def test_demand_gate_keeps_renewing_what_is_held():
     run = Run(policy(demand_gate=True), held=_held("root.bulk"))
-    decision = run.step(bulk_blocks_http(), T0)
+    decision = run.step(bulk_blocks_http(SHORT), T0)
     assert [(a.kind, a.reason) for a in decision.actions] == [("lease", "renew")]
+
+
+# The documented profile that lets one starving request through the gate.
+PICKERS_FIRST = {"demand_gate": True, "protect_starving": True}
+
+
+def test_by_default_the_gate_leaves_a_starving_request_to_severe():
+    """Off by default: a lease per starving request costs bulk more than
+    the issue's bar leaves (bench/README.md, fourth pass)."""
+    run = Run(policy(demand_gate=True))
+    assert PolicyConfig().protect_starving is False
+    assert _retried(run, T0, T0 + 3.0).actions == ()
+    assert run.step(bulk_blocks_http(1.5), T0 + 3.2).actions == ()
+    assert run.policy._demand["gate"] == "closed"
+    severe = PROTECTED.severe_enter_age
+    assert list(leased(run.step(bulk_blocks_http(severe), T0 + 4.2)))
+
+
+def test_demand_gate_opens_for_a_lone_wait_of_a_second():
+    """A second on a lock is no fraction of a second: leased at once, before
+    the severe age (2.5 s in a window) is reached."""
+    run = Run(policy(**PICKERS_FIRST))
+    wait_s = PolicyConfig().demand_gate_max_wait
+    assert run.step(bulk_blocks_http(wait_s * 0.9), T0).actions == ()
+    decision = run.step(bulk_blocks_http(wait_s), T0 + 0.2)
+    assert decision.level == ELEVATED
+    assert list(leased(decision)) == ["root.bulk"]
+    assert leased(decision)["root.bulk"].evidence["demand"]["gate"] == "long_wait"
+
+
+def _retried(run, first_at, again_at, pid=10):
+    """Request ``pid`` waits a short while on bulk, Odoo rolls it back and
+    sleeps, then the retry waits again."""
+    blockers = [job(20, "bulk", "root.bulk")]
+    run.step(sample(wait(http(pid), SHORT, 20), blockers=blockers), first_at)
+    run.step(QUIET, first_at + 0.5)
+    return run.step(sample(wait(http(pid), SHORT, 20), blockers=blockers), again_at)
+
+
+def test_demand_gate_opens_for_a_request_odoo_retries():
+    run = Run(policy(**PICKERS_FIRST))
+    decision = _retried(run, T0, T0 + 3.0)
+    assert list(leased(decision)) == ["root.bulk"]
+    demand = leased(decision)["root.bulk"].evidence["demand"]
+    assert demand["gate"] == "starving"
+    assert demand["starving_pids"] == [10]
+
+
+def test_one_long_wait_is_not_a_retry_and_old_waits_are_forgotten():
+    run = Run(policy(**PICKERS_FIRST))
+    blockers = [job(20, "bulk", "root.bulk")]
+    for t in range(3):  # the same wait seen three times: no retry
+        smp = sample(wait(http(10), 0.3 + t * 0.2, 20), blockers=blockers)
+        assert run.step(smp, T0 + t * 0.2).actions == ()
+    # Another wait of the same backend, after Odoo's whole retry span.
+    run = Run(policy(**PICKERS_FIRST))
+    assert _retried(run, T0, T0 + 31.0).actions == ()
 
 
 def _flap(minutes: int, **config):
@@ -844,6 +908,34 @@ def test_relapses_back_off_so_flapping_stays_under_two_transitions_a_minute():
     holds = [b - a for a, b in zip(transitions[::2], transitions[1::2], strict=False)]
     assert holds == sorted(holds), "holds never shrink while it keeps relapsing"
     assert max(holds) <= 300 + 11  # capped at max_hold_seconds (+ dwell slack)
+
+
+def test_starving_requests_and_waves_mixed_still_back_off():
+    """Pickers first: lone leases (a request retried, a wait of a second)
+    interleaved with waves, every one of them coming back the moment bulk
+    runs again: still at most 2 transitions a minute over any 5 minutes."""
+    blockers = [job(20, "bulk", "root.bulk")]
+    wave = sample(
+        wait(http(11), SHORT, 20), wait(http(12), SHORT, 20), blockers=blockers
+    )
+    long_wait = sample(wait(http(10), 1.2, 20), blockers=blockers)
+    retry = sample(wait(http(13), SHORT, 20), blockers=blockers)
+    run = Run(policy(**PICKERS_FIRST))
+    transitions, gates = [], set()
+    for t in range(30 * 60):
+        smp = (QUIET, wave, QUIET, long_wait, QUIET, retry, QUIET)[t % 7]
+        was = set(run.held)
+        decision = run.step(QUIET if was else smp, T0 + t)
+        for action in decision.actions:
+            if action.kind == "release" or action.channel not in was:
+                transitions.append(t)
+            if action.kind == "lease" and action.channel not in was:
+                gates.add(action.evidence["demand"]["gate"])
+    assert gates >= {"wave", "long_wait"}, gates
+    assert len(transitions) / 30 <= 2
+    for start in range(0, 25 * 60, 10):
+        count = sum(1 for t in transitions if start <= t < start + 300)
+        assert count <= 10, f"{count} transitions in 5 minutes from +{start} s"
 
 
 def test_without_backoff_the_same_scenario_would_flap():

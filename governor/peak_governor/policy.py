@@ -100,13 +100,21 @@ Demand-aware hold
 Demand gate
     At elevated level a new lease needs a wave: at least two distinct
     protected requests (backends) waiting on locks within the last
-    ``demand_window_seconds``.  A lone request that waited a fraction of a
-    second while nothing else goes on is not worth a paused channel (it is a
-    small share of the calls; the pause would cost bulk a minimum hold).  The
-    activity rate is no gate: it counts statements, and one request that
-    authenticates, waits and retries makes several.  Severe contention always
-    acts; held leases are renewed either way; ``demand_gate = false`` turns
-    the gate off.
+    ``demand_window_seconds``.  With ``protect_starving`` (off by default:
+    the "pickers first" profile), one request that starves opens it too:
+    one protected backend that waits again within :data:`RETRY_WINDOW_S` of
+    an earlier wait (Odoo rolled its transaction back on a serialization
+    failure and retried it, or the same worker's next request hit the lock
+    again), or one wait of at least ``demand_gate_max_wait``.  A lone
+    request that waited a fraction of a second while nothing else goes on
+    is not worth a paused channel (it is a small share of the calls; the
+    pause would cost bulk a minimum hold).  The activity rate is no gate: it
+    counts statements, and one request that authenticates, waits and
+    retries makes several.  Severe
+    contention always acts; held leases are renewed either way;
+    ``demand_gate = false`` turns the gate off.  Evidence ``demand.gate``
+    says which condition opened it (``wave``, ``starving``, ``long_wait``)
+    or ``closed``.
 Re-lease backoff
     A new lease within ``relapse_window_seconds`` of releasing everything is
     a relapse: the releasing was premature.  Each relapse doubles both the
@@ -115,7 +123,9 @@ Re-lease backoff
     than the doubling allows (at most 2 transitions per minute on average
     over any flapping run of 5 minutes or more); no relapse for
     ``relapse_window_seconds`` after a release, or the fulfillment window
-    opening or closing, starts over.
+    opening or closing, starts over.  A lease that one starving request took
+    (``protect_starving``) counts like any other: the bound holds whatever
+    opened the gate.
 Pre-window drain
     ``drain_lead`` seconds before a protected interval opens (``next_window_at``),
     every leasable background and bulk sub-tree not paused by a human is
@@ -194,6 +204,9 @@ DRAIN_LEAD_FACTOR = 1.5
 DRAIN_LEAD_FLOOR_S = 2.0
 DRAIN_LEAD_UNKNOWN_S = 30.0
 MAX_DRAIN_LEAD_S = 3600.0
+#: A protected backend waiting again this soon after an earlier wait is one
+#: request Odoo retries (it sleeps up to 2, 4, 8, 16 s between its 5 tries).
+RETRY_WINDOW_S = 30.0
 #: A job preempted once is not preempted again for this long.
 PREEMPT_MEMORY_S = 3600.0
 #: Classes whose running jobs may be preempted.
@@ -290,6 +303,8 @@ class PolicyConfig:
     demand_min_rate: float = 1.0
     demand_hold_fraction: float = 0.3
     demand_gate: bool = True
+    protect_starving: bool = False  # the "pickers first" profile turns it on
+    demand_gate_max_wait: float = 1.0
     release_quiet_seconds: float = 1.0
     min_hold_seconds: float = 15.0
     relapse_window_seconds: float = 60.0
@@ -341,11 +356,12 @@ class PolicyConfig:
             raise ValueError(
                 f"demand_hold_fraction must be between 0 and 1, got {fraction}"
             )
+        _check_seconds("demand_gate_max_wait", self.demand_gate_max_wait, positive=True)
         _check_seconds("release_quiet_seconds", self.release_quiet_seconds)
         _check_seconds("min_hold_seconds", self.min_hold_seconds)
         _check_seconds("relapse_window_seconds", self.relapse_window_seconds)
         _check_seconds("max_hold_seconds", self.max_hold_seconds)
-        for name in ("pre_window_drain", "demand_gate"):
+        for name in ("pre_window_drain", "demand_gate", "protect_starving"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false")
         for name in ("drain_lead_seconds", "drain_lead_max_seconds"):
@@ -541,6 +557,10 @@ class Policy:
         # Demand-aware hold and re-lease backoff.
         self._activity: dict[tuple[int, float], float] = {}  # -> when, our clock
         self._waiters_seen: dict[int, float] = {}  # protected waiter pid -> when
+        # Protected pid -> [last seen waiting, separate waits seen] (retries).
+        self._waits: dict[int, list] = {}
+        self._waiting_pids: set[int] = set()  # protected waiters last sample
+        self._gate = "closed"  # what opens the demand gate this cycle
         self._demand: dict = {}
         self._episode_peak_rate = 0.0  # highest demand since the first lease
         self._last_demand_at: float | None = None
@@ -594,7 +614,7 @@ class Policy:
             if self._was_protected:
                 self._window_closed_at = now
             self._was_protected = protected
-        self._track_demand(sample, now, bool(relevant))
+        self._track_demand(sample, now, relevant)
         cycle = _Cycle(sample, _Table(channels), held, now, relevant, {})
         blame = self._analyse(cycle)
         cycle.evidence = self._evidence(cycle, blame, previous, thresholds, protected)
@@ -878,15 +898,27 @@ class Policy:
 
     # -- demand-aware hold and backoff ----------------------------------------
 
-    def _track_demand(self, sample: Sample, now: float, waiting: bool) -> None:
+    def _track_demand(self, sample: Sample, now: float, relevant: list) -> None:
         window = self.config.demand_window_seconds
         horizon = now - window
+        waiting = bool(relevant)
         for waiter in sample.waiters:
             if waiter.backend.role_label in PROTECTED_RANK:
                 self._waiters_seen[waiter.backend.pid] = now
         self._waiters_seen = {
             p: t for p, t in self._waiters_seen.items() if t >= horizon
         }
+        starving = self._track_retries(sample, now)
+        oldest = max((w.wait_seconds for w in relevant), default=0.0)
+        lone_ok = self.config.protect_starving
+        if len(self._waiters_seen) >= 2:
+            self._gate = "wave"
+        elif lone_ok and starving:
+            self._gate = "starving"
+        elif lone_ok and waiting and oldest >= self.config.demand_gate_max_wait:
+            self._gate = "long_wait"
+        else:
+            self._gate = "closed"
         active = 0
         for activity in sample.protected_activity:
             key = (activity.pid, activity.changed_at)
@@ -907,6 +939,8 @@ class Policy:
             (now - a.age_seconds for a in sample.protected_activity), default=None
         )
         self._demand = {
+            "gate": self._gate,
+            "starving_pids": starving[:MAX_LISTED],
             "rate_per_second": _num(rate),
             "threshold_per_second": _num(threshold),
             "episode_peak_per_second": _num(self._episode_peak_rate),
@@ -925,20 +959,49 @@ class Policy:
             ),
         }
 
+    def _track_retries(self, sample: Sample, now: float) -> list[int]:
+        """Protected backends waiting now that already waited separately
+        within :data:`RETRY_WINDOW_S` (a request Odoo retries, starving)."""
+        now_waiting = {
+            w.backend.pid
+            for w in sample.waiters
+            if w.backend.role_label in PROTECTED_RANK
+        }
+        for pid in now_waiting:
+            seen = self._waits.get(pid)
+            if seen is None or now - seen[0] > RETRY_WINDOW_S:
+                self._waits[pid] = [now, 1]
+            elif pid in self._waiting_pids:
+                seen[0] = now  # the same wait goes on
+            else:
+                self._waits[pid] = [now, seen[1] + 1]
+        self._waits = {
+            p: v for p, v in self._waits.items() if now - v[0] <= RETRY_WINDOW_S
+        }
+        self._waiting_pids = now_waiting
+        return sorted(p for p in now_waiting if self._waits[p][1] >= 2)
+
     def _lone_wait(self, cycle: _Cycle) -> str:
         """Why contention is no reason for a new lease ("" when it is): at
-        elevated level, one protected request that waited while no other
-        did within ``demand_window_seconds`` costs that one request a
-        fraction of a second; pausing the channel for a minimum hold would
-        cost the bulk work far more."""
+        elevated level, one protected request that waited a fraction of a
+        second while no other did within ``demand_window_seconds`` costs
+        that one request little; pausing the channel for a hold would cost
+        the bulk work more.  A request that waits again after Odoo retried
+        it, or waits ``demand_gate_max_wait``, is no fraction of a second."""
         if not self.config.demand_gate or self._level != ELEVATED:
             return ""
-        if len(self._waiters_seen) >= 2:
+        if self._gate != "closed":
             return ""
+        starving = (
+            f", none waited {self.config.demand_gate_max_wait:g} s or again "
+            "after a retry"
+            if self.config.protect_starving
+            else ""
+        )
         return (
             "a lone protected wait, no wave (no other protected request "
-            f"waited in the last {self.config.demand_window_seconds:g} s): "
-            "no new lease"
+            f"waited in the last {self.config.demand_window_seconds:g} s"
+            f"{starving}): no new lease"
         )
 
     def _backoff(self) -> tuple[float, float]:
