@@ -1265,6 +1265,11 @@ LABELS = {
 }
 
 
+def _governor_settings(result):
+    flags = result["governor"]["flags"]
+    return "defaults" if flags.startswith("--interval only") else flags
+
+
 def table(result):
     w = result["workload"]
     m = result["machine"]
@@ -1275,7 +1280,7 @@ def table(result):
         f"{w['wave_period_s']:.0f} s ({w['quiet_rate']:g}/s between), bulk jobs "
         f"holding {w['bulk_rows_per_job']} of {w['hot_rows']} hot rows for "
         f"{w['bulk_hold_s']:g} s, backlog {w['backlog']}, seed {w['seed']}; "
-        f"governor defaults (policy in the JSON).",
+        f"governor {_governor_settings(result)} (policy in the JSON).",
         "",
     ]
     for scenario, data in result["scenarios"].items():

@@ -823,6 +823,15 @@ def test_demand_gate_keeps_renewing_what_is_held():
 PICKERS_FIRST = {"demand_gate": True, "protect_starving": True}
 
 
+def _retried(run, first_at, again_at, pid=10):
+    """Request ``pid`` waits a short while on bulk, Odoo rolls it back and
+    sleeps, then the retry waits again."""
+    blockers = [job(20, "bulk", "root.bulk")]
+    run.step(sample(wait(http(pid), SHORT, 20), blockers=blockers), first_at)
+    run.step(QUIET, first_at + 0.5)
+    return run.step(sample(wait(http(pid), SHORT, 20), blockers=blockers), again_at)
+
+
 def test_by_default_the_gate_leaves_a_starving_request_to_severe():
     """Off by default: a lease per starving request costs bulk more than
     the issue's bar leaves (bench/README.md, fourth pass)."""
@@ -845,15 +854,6 @@ def test_demand_gate_opens_for_a_lone_wait_of_a_second():
     assert decision.level == ELEVATED
     assert list(leased(decision)) == ["root.bulk"]
     assert leased(decision)["root.bulk"].evidence["demand"]["gate"] == "long_wait"
-
-
-def _retried(run, first_at, again_at, pid=10):
-    """Request ``pid`` waits a short while on bulk, Odoo rolls it back and
-    sleeps, then the retry waits again."""
-    blockers = [job(20, "bulk", "root.bulk")]
-    run.step(sample(wait(http(pid), SHORT, 20), blockers=blockers), first_at)
-    run.step(QUIET, first_at + 0.5)
-    return run.step(sample(wait(http(pid), SHORT, 20), blockers=blockers), again_at)
 
 
 def test_demand_gate_opens_for_a_request_odoo_retries():
