@@ -110,11 +110,11 @@ Demand gate
     is not worth a paused channel (it is a small share of the calls; the
     pause would cost bulk a minimum hold).  The activity rate is no gate: it
     counts statements, and one request that authenticates, waits and
-    retries makes several.  Severe
-    contention always acts; held leases are renewed either way;
-    ``demand_gate = false`` turns the gate off.  Evidence ``demand.gate``
-    says which condition opened it (``wave``, ``starving``, ``long_wait``)
-    or ``closed``.
+    retries makes several.  Severe contention always acts; held leases are
+    renewed either way; ``demand_gate = false`` turns the gate off.
+    Evidence ``demand.gate`` says which condition opened it (``wave``,
+    ``starving``, ``long_wait``) or ``closed``; ``demand.starving_pids``
+    lists the starving requests even with the profile off.
 Re-lease backoff
     A new lease within ``relapse_window_seconds`` of releasing everything is
     a relapse: the releasing was premature.  Each relapse doubles both the
