@@ -106,6 +106,8 @@ CHURNED_TABLES = (
 HOT_PREFIX = "peak-bench-hot-"
 READY_TIMEOUT_S = 180
 DRAIN_TIMEOUT_S = 60
+#: Drain-and-delete tries of a reset (a job may change under the delete).
+RESET_ATTEMPTS = 5
 HTTP_TIMEOUT_S = 60
 ODOO_WORKERS = 8  # HTTP workers of the pickers' server
 QUEUE_MAX_CAPACITY = 4  # ODOO_QUEUE_JOB_MAX_CAPACITY of the job server
@@ -558,13 +560,25 @@ class OdooSide:
             (CHANNEL, BENCH_HOLDER),
         )
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
-        while self.running_bulk():
-            if time.monotonic() > deadline:
-                _logger.warning("bulk jobs still running after %ss", DRAIN_TIMEOUT_S)
+        for attempt in range(1, RESET_ATTEMPTS + 1):
+            while self.running_bulk():
+                if time.monotonic() > deadline:
+                    _logger.warning(
+                        "bulk jobs still running after %ss", DRAIN_TIMEOUT_S
+                    )
+                    break
+                time.sleep(0.2)
+            try:
+                with self.env() as env:
+                    env["queue.job"].search([("channel", "=", CHANNEL)]).unlink()
                 break
-            time.sleep(0.2)
-        with self.env() as env:
-            env["queue.job"].search([("channel", "=", CHANNEL)]).unlink()
+            except psycopg2.errors.SerializationFailure:
+                # The runner dispatched a job (or one finished) between the
+                # drain and the delete, before it saw the lease: drain again.
+                if attempt == RESET_ATTEMPTS:
+                    raise
+                _logger.info("reset: a bulk job changed under the delete, again")
+                time.sleep(0.5)
         self.sql("SELECT peak_queue_lease_release(NULL, NULL, 'bench reset')")
         self.set_capacity(capacity)
         self.vacuum()
