@@ -243,6 +243,14 @@ def policy_settings(pairs):
     return effective, raw
 
 
+def governor_flags(settings):
+    """``{name: value}`` -> the governor's command-line flags."""
+    flags = []
+    for name, value in settings.items():
+        flags += [f"--{name.replace('_', '-')}", value]
+    return flags
+
+
 # -- statistics ---------------------------------------------------------------
 
 
@@ -996,8 +1004,7 @@ class Bench:
             "--instance-id",
             instance_id,
         ]
-        for name, value in self.args.policy_settings[1].items():
-            argv += [f"--{name.replace('_', '-')}", value]
+        argv += governor_flags(self.args.policy_settings[1])
         self.governor = Child("peak-governor", argv, self.scratch / "governor.log")
         self.governor.start()
         wait_for_http(f"http://127.0.0.1:{port}/healthz", 30, self.governor.proc)
@@ -1239,10 +1246,7 @@ def build_result(workload, runs, machine, args):
         "policy": asdict(args.policy_settings[0]),
         "governor": {
             "interval_s": GOVERNOR_INTERVAL_S,
-            "flags": " ".join(
-                f"--{k.replace('_', '-')} {v}"
-                for k, v in args.policy_settings[1].items()
-            )
+            "flags": " ".join(governor_flags(args.policy_settings[1]))
             or "--interval only: every policy setting at its default",
         },
         "machine": machine,

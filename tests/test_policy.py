@@ -876,35 +876,43 @@ def test_one_long_wait_is_not_a_retry_and_old_waits_are_forgotten():
     assert _retried(run, T0, T0 + 31.0).actions == ()
 
 
-def _flap(minutes: int, **config):
-    """Bulk blocks a request whenever it is not paused, and the pause always
-    makes the waits vanish (no demand visible): the worst case for flapping,
-    with the demand gate off (it would not lease a lone wait at all)."""
+def _flap(minutes: int, contention=lambda t: bulk_blocks_http(), **config):
+    """Bulk blocks a request whenever it is not paused (``contention(t)``:
+    the sample then), and the pause always makes the waits vanish (no demand
+    visible): the worst case for flapping; by default with the demand gate
+    off (it would not lease a lone wait at all).  Returns the seconds of
+    every transition, the relapse count of every lease and the gates that
+    opened for new leases."""
     run = Run(policy(**config))
-    transitions, relapses = [], []
+    transitions, relapses, gates = [], [], set()
     for t in range(minutes * 60):
-        smp = QUIET if "root.bulk" in run.held else bulk_blocks_http()
         was = set(run.held)
-        decision = run.step(smp, T0 + t)
+        decision = run.step(QUIET if "root.bulk" in was else contention(t), T0 + t)
         for action in decision.actions:
             if action.kind == "release" or action.channel not in was:
                 transitions.append(t)
+            if action.kind == "lease" and action.channel not in was:
+                gates.add(action.evidence["demand"]["gate"])
         if leased(decision).get("root.bulk"):
             relapses.append(
                 leased(decision)["root.bulk"].evidence["backoff"]["relapses"]
             )
-    return transitions, relapses
+    return transitions, relapses, gates
+
+
+def _assert_two_a_minute(transitions, minutes):
+    """Over the run and over every 5-minute window, at most 2 a minute."""
+    assert len(transitions) / minutes <= 2
+    for start in range(0, (minutes - 5) * 60, 10):
+        count = sum(1 for t in transitions if start <= t < start + 300)
+        assert count <= 10, f"{count} transitions in 5 minutes from +{start} s"
 
 
 def test_relapses_back_off_so_flapping_stays_under_two_transitions_a_minute():
-    transitions, relapses = _flap(30)
+    transitions, relapses, _gates = _flap(30)
     assert len(transitions) >= 6, "the scenario does flap"
     assert max(relapses) >= 4, "each relapse holds longer"
-    # Over the run and over every 5-minute window, at most 2 a minute.
-    assert len(transitions) / 30 <= 2
-    for start in range(0, 25 * 60, 10):
-        count = sum(1 for t in transitions if start <= t < start + 300)
-        assert count <= 10, f"{count} transitions in 5 minutes from +{start} s"
+    _assert_two_a_minute(transitions, 30)
     holds = [b - a for a, b in zip(transitions[::2], transitions[1::2], strict=False)]
     assert holds == sorted(holds), "holds never shrink while it keeps relapsing"
     assert max(holds) <= 300 + 11  # capped at max_hold_seconds (+ dwell slack)
@@ -920,27 +928,17 @@ def test_starving_requests_and_waves_mixed_still_back_off():
     )
     long_wait = sample(wait(http(10), 1.2, 20), blockers=blockers)
     retry = sample(wait(http(13), SHORT, 20), blockers=blockers)
-    run = Run(policy(**PICKERS_FIRST))
-    transitions, gates = [], set()
-    for t in range(30 * 60):
-        smp = (QUIET, wave, QUIET, long_wait, QUIET, retry, QUIET)[t % 7]
-        was = set(run.held)
-        decision = run.step(QUIET if was else smp, T0 + t)
-        for action in decision.actions:
-            if action.kind == "release" or action.channel not in was:
-                transitions.append(t)
-            if action.kind == "lease" and action.channel not in was:
-                gates.add(action.evidence["demand"]["gate"])
+    cycle = (QUIET, wave, QUIET, long_wait, QUIET, retry, QUIET)
+    transitions, _relapses, gates = _flap(
+        30, contention=lambda t: cycle[t % 7], **PICKERS_FIRST
+    )
     assert gates >= {"wave", "long_wait"}, gates
-    assert len(transitions) / 30 <= 2
-    for start in range(0, 25 * 60, 10):
-        count = sum(1 for t in transitions if start <= t < start + 300)
-        assert count <= 10, f"{count} transitions in 5 minutes from +{start} s"
+    _assert_two_a_minute(transitions, 30)
 
 
 def test_without_backoff_the_same_scenario_would_flap():
     """The bound comes from the backoff, not from the scenario."""
-    transitions, _ = _flap(
+    transitions, _relapses, _gates = _flap(
         10, min_hold_seconds=0.0, release_quiet_seconds=0.0, relapse_window_seconds=0.0
     )
     assert len(transitions) / 10 > 2

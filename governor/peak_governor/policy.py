@@ -902,13 +902,17 @@ class Policy:
         window = self.config.demand_window_seconds
         horizon = now - window
         waiting = bool(relevant)
-        for waiter in sample.waiters:
-            if waiter.backend.role_label in PROTECTED_RANK:
-                self._waiters_seen[waiter.backend.pid] = now
+        protected_pids = {
+            w.backend.pid
+            for w in sample.waiters
+            if w.backend.role_label in PROTECTED_RANK
+        }
+        for pid in protected_pids:
+            self._waiters_seen[pid] = now
         self._waiters_seen = {
             p: t for p, t in self._waiters_seen.items() if t >= horizon
         }
-        starving = self._track_retries(sample, now)
+        starving = self._track_retries(protected_pids, now)
         oldest = max((w.wait_seconds for w in relevant), default=0.0)
         lone_ok = self.config.protect_starving
         if len(self._waiters_seen) >= 2:
@@ -959,14 +963,9 @@ class Policy:
             ),
         }
 
-    def _track_retries(self, sample: Sample, now: float) -> list[int]:
+    def _track_retries(self, now_waiting: set[int], now: float) -> list[int]:
         """Protected backends waiting now that already waited separately
         within :data:`RETRY_WINDOW_S` (a request Odoo retries, starving)."""
-        now_waiting = {
-            w.backend.pid
-            for w in sample.waiters
-            if w.backend.role_label in PROTECTED_RANK
-        }
         for pid in now_waiting:
             seen = self._waits.get(pid)
             if seen is None or now - seen[0] > RETRY_WINDOW_S:
