@@ -1167,6 +1167,8 @@ def test_what_is_never_preempted(smp, why):
         ({"pre_window_drain": "yes"}, "pre_window_drain"),
         ({"preempt_after": -1}, "preempt_after"),
         ({"demand_gate": 1}, "demand_gate must be true or false"),
+        ({"protect_starving": "on"}, "protect_starving must be true or false"),
+        ({"demand_gate_max_wait": 0}, "demand_gate_max_wait must be positive"),
         (
             {"normal": Thresholds(elevated_exit_age=2.0)},
             "normal.elevated_exit_age",
