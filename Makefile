@@ -7,7 +7,7 @@ export PEAK_VENV
 PY := $(PEAK_VENV)/bin/python
 DEV := PATH="$(PEAK_VENV)/bin:$$PATH" PYTHONPATH="$(CURDIR)/scripts" $(PY) -m
 
-.PHONY: bootstrap run test lint lint-python lint-deploy clean bench
+.PHONY: bootstrap run test lint lint-python lint-deploy clean bench rehearsal bench-real
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -34,3 +34,21 @@ clean:
 # The headline benchmark (~50 min, 3 runs): writes bench/results/peak_contention.*
 bench: bootstrap
 	@PATH="$(PEAK_VENV)/bin:$$PATH" $(PY) bench/peak_contention.py
+
+# A pre-peak rehearsal against `make run` (start it first, in another
+# terminal): seeds the stack's database once, then runs PROFILE (default the
+# 5-minute distributor day) and writes rehearsal-report/.
+REHEARSAL := $(CURDIR)/.venv-rehearsal/bin/peak-rehearsal
+PROFILE ?= distributor.yaml
+SCALE ?= 1
+rehearsal: bootstrap
+	@PEAK_REHEARSAL_PASSWORD="$${PEAK_REHEARSAL_PASSWORD:-$${PEAK_ADMIN_PASSWORD:-admin}}" \
+		$(REHEARSAL) seed --url "http://127.0.0.1:$${PEAK_HTTP_PORT:-8069}" --db "$${PEAK_DB:-peak}" --scale $(SCALE)
+	@PEAK_REHEARSAL_PASSWORD="$${PEAK_REHEARSAL_PASSWORD:-$${PEAK_ADMIN_PASSWORD:-admin}}" \
+		$(REHEARSAL) run --url "http://127.0.0.1:$${PEAK_HTTP_PORT:-8069}" --db "$${PEAK_DB:-peak}" \
+		--profile "$$( [ -f "$(PROFILE)" ] && echo "$(PROFILE)" || echo rehearsal/peak_rehearsal/profiles/$(PROFILE))"
+
+# The headline on real Odoo flows (~50 min): four modes of the rehearsal,
+# writes bench/results/rehearsal/
+bench-real: bootstrap
+	@PATH="$(PEAK_VENV)/bin:$$PATH" $(PY) bench/rehearsal_real.py

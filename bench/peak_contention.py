@@ -71,10 +71,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_machine  # noqa: E402 - beside this script
+from odoo_stack import OdooPair, start_governor  # noqa: E402
 from peak_dev import odoo as peak_odoo  # noqa: E402
 from peak_dev import postgres  # noqa: E402
 from peak_dev import settings as peak_settings  # noqa: E402
-from peak_dev.processes import Child, free_port, wait_for_http  # noqa: E402
 
 _logger = logging.getLogger("peak.bench.contention")
 
@@ -104,7 +104,6 @@ CHURNED_TABLES = (
     "peak_queue_lease_event",
 )
 HOT_PREFIX = "peak-bench-hot-"
-READY_TIMEOUT_S = 180
 DRAIN_TIMEOUT_S = 60
 #: Drain-and-delete tries of a reset (a job may change under the delete).
 RESET_ATTEMPTS = 5
@@ -112,9 +111,6 @@ HTTP_TIMEOUT_S = 60
 ODOO_WORKERS = 8  # HTTP workers of the pickers' server
 QUEUE_MAX_CAPACITY = 4  # ODOO_QUEUE_JOB_MAX_CAPACITY of the job server
 JOB_WORKERS = QUEUE_MAX_CAPACITY + 1  # one spare for the runner's health checks
-# The pickers' server runs no job runner (queue_job and peak_queue are
-# installed, their routes served, but not loaded server-wide).
-WEB_SERVER_WIDE_MODULES = "base,web"
 GOVERNOR_INTERVAL_S = 0.2
 # Targets of the issue (reported, never asserted).
 TARGETS = {
@@ -900,57 +896,17 @@ class Bench:
         self.side.setup(self.workload)
         if not self.side.protected_now():
             raise BenchError("Peak mode / fulfillment window not in effect")
-        # Two servers on one database, as docker/ and k8s/ deploy them: the
-        # pickers' HTTP workers, and a job server (queue_job's runner plus
-        # the workers it dispatches /queue_job/runjob to) so that bulk jobs
-        # never take an HTTP worker from a picker.
-        env = dict(os.environ, ODOO_QUEUE_JOB_MAX_CAPACITY=str(QUEUE_MAX_CAPACITY))
-        env.pop("ODOO_QUEUE_JOB_CHANNELS", None)  # channels come from the DB
-        for name in ("ODOO_QUEUE_JOB_HOST", "ODOO_QUEUE_JOB_PORT"):
-            env.pop(name, None)  # the runner dispatches to its own server
-
-        def server(name, port, **options):
-            config = peak_odoo.write_config(
-                settings,
-                self.scratch / f"{name}.conf",
-                self.db_name,
-                data_dir=self.scratch / "data",
-                max_cron_threads=0,
-                http_port=port,
-                gevent_port=free_port(),
-                http_interface="127.0.0.1",
-                log_level="info",
-                limit_time_real=300,
-                **options,
-            )
-            argv = peak_odoo.odoo_argv(settings, config, "-d", self.db_name)
-            log = self.scratch / f"{name}.log"
-            return Child(name, argv, log, env=env, cwd=str(ROOT)).start(), log
-
-        self.port = free_port()
-        self.odoo, self.odoo_log = server(
-            "odoo",
-            self.port,
-            workers=ODOO_WORKERS,
-            server_wide_modules=WEB_SERVER_WIDE_MODULES,
+        # Two servers on one database, as docker/ and k8s/ deploy them, so
+        # that bulk jobs never take an HTTP worker from a picker.
+        self.pair = OdooPair(settings, self.scratch, self.db_name).start(
+            ODOO_WORKERS, QUEUE_MAX_CAPACITY
         )
-        self.jobs, self.jobs_log = server(
-            "odoo-jobs",
-            free_port(),
-            workers=JOB_WORKERS,
-            queue_capacity=QUEUE_MAX_CAPACITY,
+        self.odoo, self.odoo_log = self.pair.web, self.pair.web_log
+        self.jobs, self.jobs_log = self.pair.jobs, self.pair.jobs_log
+        self.port = self.pair.port
+        self.client = CriticalClient(
+            self.pair.url, self.db_name, "admin", self.password
         )
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        ready = f"queue job runner ready for db {self.db_name}"
-        while ready not in self.jobs_log.read_text(errors="replace"):
-            if not self.jobs.alive():
-                raise BenchError(f"the job server exited, see {self.jobs_log}")
-            if time.monotonic() > deadline:
-                raise BenchError(f"jobrunner not ready, see {self.jobs_log}")
-            time.sleep(0.3)
-        base = f"http://127.0.0.1:{self.port}"
-        wait_for_http(f"{base}/web/health", 60, self.odoo.proc)
-        self.client = CriticalClient(base, self.db_name, "admin", self.password)
         self.warm_up()
 
     def warm_up(self):
@@ -986,28 +942,14 @@ class Bench:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def start_governor(self, instance_id):
-        settings = self.settings
-        dsn = f"dbname={self.db_name} user={settings.governor_role}"
-        if settings.db_host:
-            dsn += f" host={settings.db_host} port={settings.db_port}"
-        port = free_port()
-        argv = [
-            str(settings.venv / "bin" / "peak-governor"),
-            "--dsn",
-            dsn,
-            "--interval",
-            str(GOVERNOR_INTERVAL_S),
-            "--http-port",
-            str(port),
-            "--log-format",
-            "text",
-            "--instance-id",
+        self.governor = start_governor(
+            self.settings,
+            self.db_name,
+            self.scratch / "governor.log",
             instance_id,
-        ]
-        argv += governor_flags(self.args.policy_settings[1])
-        self.governor = Child("peak-governor", argv, self.scratch / "governor.log")
-        self.governor.start()
-        wait_for_http(f"http://127.0.0.1:{port}/healthz", 30, self.governor.proc)
+            GOVERNOR_INTERVAL_S,
+            governor_flags(self.args.policy_settings[1]),
+        )
 
     # -- modes ------------------------------------------------------------
 

@@ -6,7 +6,8 @@
 #      with apt-get when running as root, otherwise a clear hint);
 #   3. a virtualenv (PEAK_VENV, default .venv) with requirements.txt, OCA
 #      queue_job (without its `odoo` requirement), the governor and Odoo's source
-#      on sys.path.
+#      on sys.path;
+#   4. a second virtualenv (.venv-rehearsal) for peak-rehearsal and Locust.
 # A second run with nothing changed takes about a second.
 set -euo pipefail
 
@@ -127,6 +128,23 @@ ensure_lint_venv() {
     fi
 }
 
+# peak-rehearsal (rehearsal/): Locust pins gevent and requests newer than
+# Odoo 18's, so the load generator gets a virtualenv of its own.
+ensure_rehearsal_venv() {
+    local venv="${PEAK_REHEARSAL_VENV:-$ROOT/.venv-rehearsal}"
+    command -v "$PYTHON" >/dev/null || PYTHON=python3
+    [ -x "$venv/bin/python" ] || "$PYTHON" -m venv "$venv"
+    local stamp="$venv/.peak-requirements" want
+    want="$(sha256sum "$ROOT/rehearsal/pyproject.toml" | cut -c1-16)"
+    if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+        say "installing peak-rehearsal (Locust) into $venv"
+        PEAK_VENV="$venv" pip_install -e "$ROOT/rehearsal"
+        "$venv/bin/peak-rehearsal" --help >/dev/null \
+            || die "peak-rehearsal does not start from $venv (see pip output above)"
+        echo "$want" >"$stamp"
+    fi
+}
+
 if [ "${1:-}" = "--lint" ]; then
     ensure_lint_venv
     exit 0
@@ -135,6 +153,7 @@ fi
 resolve_odoo_src
 ensure_system_packages
 ensure_venv
+ensure_rehearsal_venv
 mkdir -p "$PEAK_STATE_DIR"
 echo "$ODOO_SRC" >"$PEAK_STATE_DIR/odoo-src"
 say "ready: venv $PEAK_VENV, Odoo $ODOO_SRC"

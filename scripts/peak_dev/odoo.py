@@ -18,6 +18,7 @@ SUITE = [
     "peak_attachment_s3",
     "peak_session_redis",
     "peak_metrics",
+    "peak_rehearsal",
 ]
 SERVER_WIDE = ["base", "web", "queue_job"]
 # Addons whose post_load must run in every Odoo process (jobrunner included).

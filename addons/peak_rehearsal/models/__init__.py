@@ -1,0 +1,2 @@
+from . import peak_rehearsal
+from . import peak_rehearsal_jobs

@@ -1,0 +1,381 @@
+"""Write a run's results as JSON, one self-contained HTML page, and Markdown.
+
+The HTML page references nothing outside itself, so it can be mailed or
+attached to a ticket: CSS is inline, plots are inline SVG drawn with
+matplotlib's Figure API (no pyplot: no GUI backend, no global state), and
+every text from the results is HTML-escaped.
+"""
+
+import html
+import io
+import itertools
+import json
+import math
+import re
+import statistics
+from pathlib import Path
+from typing import Any
+
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogFormatter
+
+from .errors import InputError
+from .stats import buckets
+
+BUCKET_S = 10
+OPS = {"<=": "≤", ">=": "≥"}
+CLASS_ORDER = ("critical", "operational", "background", "bulk")
+CONTENTION_ORDER = ("blocked_step", "blocker", "relation", "query", "samples")
+CONTENTION_ORDER += ("max_wait_s",)
+# Wave names run down from the top so overlapping waves stay readable.
+WAVE_TEXT = {"va": "top", "ha": "left", "rotation": 90, "fontsize": 7}
+CSS = """
+body{font:14px/1.4 system-ui,sans-serif;margin:1.5em auto;max-width:1100px;
+ padding:0 1em;color:#222}
+h2{margin-top:1.6em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:3px 8px;text-align:left;vertical-align:top;
+ max-width:40em;overflow-wrap:anywhere}
+th{background:#f3f3f3} td.num{text-align:right;font-variant-numeric:tabular-nums}
+.pass{background:#dff5df;color:#145214}.fail{background:#fbdcdc;color:#8a1111}
+.banner{font-size:1.4em;font-weight:bold;padding:.5em .8em;border-radius:4px}
+.meta{color:#555} .empty{color:#777;font-style:italic}
+pre{background:#f7f7f7;padding:.6em;overflow:auto;font-size:12px}
+svg{max-width:100%;height:auto}
+"""
+
+
+def write_report(
+    results: dict[str, Any], out_dir: Path, stem: str
+) -> tuple[Path, Path, Path]:
+    """Write <stem>.json, <stem>.html and <stem>.md into out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, html_path, md_path = (
+        out_dir / f"{stem}.{ext}" for ext in ("json", "html", "md")
+    )
+    json_path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    html_path.write_text(render_html(results), encoding="utf-8")
+    md_path.write_text(render_markdown(results), encoding="utf-8")
+    return json_path, html_path, md_path
+
+
+def render_from_json(json_path: Path, out_dir: Path) -> tuple[Path, Path, Path]:
+    """Re-render the report of a saved results JSON (same stem) into out_dir."""
+    json_path = Path(json_path)
+    try:
+        results = json.loads(json_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"results {json_path}: cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise InputError(f"results {json_path}: not valid JSON ({exc})") from None
+    if not isinstance(results, dict):
+        raise InputError(f"results {json_path}: must be a JSON object")
+    return write_report(results, out_dir, json_path.stem)
+
+
+def _verdict(results: dict) -> tuple[bool, int, int]:
+    checks = results.get("slo_results") or []
+    failed = sum(1 for check in checks if not check.get("passed"))
+    return bool(results.get("passed", checks and not failed)), failed, len(checks)
+
+
+def _fmt(value: Any, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if unit == "ratio":
+        return f"{value * 100:.2f} %"
+    text = f"{value:,}" if isinstance(value, int) else f"{value:,.1f}"
+    return f"{text} {unit}".strip()
+
+
+def _slo_rows(results: dict) -> list[list[str]]:
+    return [
+        [
+            str(check.get("name", "")),
+            f"{OPS.get(check.get('op'), '')} {_fmt(check.get('threshold'), unit)}",
+            _fmt(check.get("value"), unit),
+            "PASS" if check.get("passed") else "FAIL",
+            str(check.get("note", "")),
+        ]
+        for check in results.get("slo_results") or []
+        for unit in [str(check.get("unit") or "")]
+    ]
+
+
+def _step_rows(results: dict) -> list[list[str]]:
+    warmup = (results.get("profile") or {}).get("warmup") or 0
+    scored_min = max((results.get("duration_s") or 0) - warmup, 0) / 60
+    rows = []
+    for step, summary in (results.get("steps") or {}).items():
+        count = summary.get("count") or 0
+        kinds = summary.get("errors_by_kind") or {}
+        rows.append(
+            [step, _fmt(count)]
+            + [_fmt(count / scored_min if scored_min else None)]
+            + [_fmt(summary.get(k)) for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")]
+            + [_fmt(summary.get("errors") or 0)]
+            + [", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))]
+        )
+    return rows
+
+
+STEP_HEADERS = ["step", "count", "rate/min", "p50 ms", "p95 ms", "p99 ms", "max ms"]
+STEP_HEADERS += ["errors", "errors by kind"]
+SLO_HEADERS = ["check", "threshold", "value", "result", "note"]
+BACKGROUND_HEADERS = ["class", "jobs done", "failed", "jobs/min", "run twice"]
+BACKGROUND_HEADERS += ["max backlog age"]
+
+
+def _table(headers: list[str], rows: list[list[Any]], empty: str) -> str:
+    if not rows:
+        return f'<p class="empty">{html.escape(empty)}</p>'
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for cell in row:
+            text = str(cell)
+            if text in ("PASS", "FAIL"):
+                cells.append(f'<td class="{text.lower()}">{text}</td>')
+            elif re.fullmatch(r"[-\d.,]+( (ms|s|%|jobs/min))?|—", text):
+                cells.append(f'<td class="num">{html.escape(text)}</td>')
+            else:
+                cells.append(f"<td>{html.escape(text)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    return f"<table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _svg(fig: Figure, index: int) -> str:
+    """The figure as SVG fit for inlining: no prolog, URLs, or shared ids."""
+    buf = io.StringIO()
+    no_metadata = dict.fromkeys(("Creator", "Date", "Format", "Type"))
+    fig.savefig(buf, format="svg", metadata=no_metadata, bbox_inches="tight")
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg") :]
+    svg = re.sub(r"<!--.*?-->", "", svg, flags=re.S)  # texts, drawn as paths anyway
+    svg = re.sub(r'\sxmlns(:xlink)?="[^"]*"', "", svg)  # implied in HTML
+    # Several figures share ids like "figure_1": prefix them per figure.
+    prefix = f"plot{index}-"
+    svg = svg.replace(' id="', f' id="{prefix}').replace('href="#', f'href="#{prefix}')
+    return svg.replace("url(#", f"url(#{prefix}")
+
+
+def _label(text: Any) -> str:
+    # "$" would start matplotlib mathtext; a leading "_" hides a legend entry.
+    return str(text).replace("$", r"\$").lstrip("_")[:60]
+
+
+def _mark_time(ax, results: dict, leases: bool = True) -> None:
+    """Shade warmup and waves; draw governor leases as thin bars at the bottom."""
+    axis = ax.get_xaxis_transform()  # x in seconds, y as a fraction of the axes
+    warmup = (results.get("profile") or {}).get("warmup") or 0
+    if warmup:
+        ax.axvspan(0, warmup, color="#999", alpha=0.15, lw=0)
+        ax.text(0, 0.98, "warmup", transform=axis, **WAVE_TEXT)
+    for wave in results.get("waves") or []:
+        start, end = wave.get("start_s", 0), wave.get("end_s", 0)
+        ax.axvspan(start, end, color="tab:orange", alpha=0.12, lw=0)
+        ax.text(start, 0.98, _label(wave.get("name", "")), transform=axis, **WAVE_TEXT)
+    channels: list[str] = []
+    for lease in (results.get("leases") or []) if leases else []:
+        channel = str(lease.get("channel", ""))
+        first = channel not in channels
+        channels += [channel] if first else []
+        row = channels.index(channel) % 4
+        ax.axvspan(
+            lease.get("start_s", 0),
+            lease.get("end_s", 0),
+            ymin=0.01 + row * 0.04,
+            ymax=0.04 + row * 0.04,
+            color=f"C{(row + 5) % 10}",
+            label=_label(f"lease {channel}") if first else None,
+        )
+
+
+def _series_plot(index, results, title, ylabel, lines, log=False, leases=True):
+    """One plot of (label, xs, ys, style) lines over time, or a note when empty."""
+    header = f"<h2>{html.escape(title)}</h2>"
+    lines = [line for line in lines if line[1]]
+    if not lines:
+        return f'{header}<p class="empty">No data recorded.</p>'
+    with rc_context({"svg.fonttype": "path", "svg.hashsalt": "peak-rehearsal"}):
+        fig = Figure(figsize=(10, 4), layout="constrained")
+        ax = fig.add_subplot()
+        for label, xs, ys, style in lines:
+            ax.plot(xs, ys, style, label=_label(label), lw=1.2, ms=3)
+        values = [y for line in lines for y in line[2] if not math.isnan(y)]
+        if log and values and min(values) > 0:
+            ax.set_yscale("log")
+            # Plain 2000 rather than 2x10^3; minor labels only where they fit.
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(LogFormatter(minor_thresholds=(1, 0.4)))
+        else:
+            ax.set_ylim(bottom=0)
+        _mark_time(ax, results, leases)
+        ax.set(xlim=(0, None), xlabel="seconds since start", ylabel=ylabel)
+        ax.grid(alpha=0.3)
+        fig.legend(fontsize=7, loc="outside right upper")
+        return header + _svg(fig, index)
+
+
+def _nan(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _plots(results: dict) -> list[str]:
+    series = buckets(results.get("samples") or [], BUCKET_S)
+    mids = [r["start_s"] + BUCKET_S / 2 for r in next(iter(series.values()), [])]
+    latency = [
+        (step, mids, [_nan(r["p95_ms"]) for r in rows], ".-")
+        for step, rows in series.items()
+    ]
+    throughput = [
+        (step, mids, [float(r["per_min"]) for r in rows], "-")
+        for step, rows in series.items()
+    ]
+    throughput += _per_class(results.get("jobs_done") or [], per_min=True)
+    backlog = _per_class(results.get("backlog") or [], per_min=False)
+    return [
+        _series_plot(1, results, "Latency over time per step", "p95 ms", latency, True),
+        _series_plot(2, results, "Queue backlog per class", "pending jobs", backlog),
+        _series_plot(3, results, "Throughput", "per minute", throughput, leases=False),
+    ]
+
+
+def _per_class(rows: list, per_min: bool) -> list[tuple]:
+    """Lines per queue class of [t_s, class, count, ...] rows.
+
+    With per_min, counts are jobs done per bucket and become jobs per minute;
+    the bucket width is the spacing of the runner's samples.
+    """
+    by_class: dict[str, list] = {}
+    for t_s, cls, count, *_ in rows:
+        by_class.setdefault(str(cls), []).append((float(t_s), _nan(count)))
+    lines = []
+    for cls, points in sorted(by_class.items(), key=_class_key):
+        points.sort()
+        times = [t for t, _ in points]
+        counts = [n for _, n in points]
+        if per_min:
+            gaps = [b - a for a, b in itertools.pairwise(times) if b > a]
+            width = statistics.median(gaps) if gaps else BUCKET_S
+            lines.append((f"jobs {cls}", times, [n * 60 / width for n in counts], "--"))
+        else:
+            lines.append((cls, times, counts, "-"))
+    return lines
+
+
+def _class_key(item: tuple[str, Any]) -> tuple[int, str]:
+    name = item[0]
+    return (CLASS_ORDER.index(name) if name in CLASS_ORDER else 99, name)
+
+
+def _background_rows(results: dict) -> list[list[str]]:
+    queue = results.get("queue") or {}
+    return [
+        [cls]
+        + [_fmt(q.get(k)) for k in ("jobs_done", "jobs_failed", "jobs_per_min")]
+        + [_fmt(q.get("run_twice")), _fmt(q.get("max_backlog_age_s"), "s")]
+        for cls, q in sorted(queue.items(), key=_class_key)
+    ]
+
+
+def _contention(results: dict) -> str:
+    contention = results.get("contention") or {}
+    top = [row for row in contention.get("top") or [] if isinstance(row, dict)]
+    keys = [k for k in CONTENTION_ORDER if any(k in row for row in top)]
+    for row in top:  # then whatever other keys the sampler reported
+        keys += [k for k in row if k not in keys]
+    rows = [[_cell(row.get(k)) for k in keys] for row in top]
+    note = contention.get("note") or (
+        f"{contention.get('samples', 0)} lock-wait samples, "
+        f"{contention.get('waits_seen', 0)} waits seen; "
+        f"{contention.get('rollbacks', '-')} transactions rolled back and "
+        f"{contention.get('deadlocks', '-')} deadlocks in the database during the "
+        "run (a serialization failure that Odoo retries is a rollback, not a wait)."
+    )
+    table = _table(keys, rows, "No lock wait seen.")
+    return f'<p class="meta">{html.escape(note)}</p>{table}'
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return "" if value is None else _fmt(value)
+
+
+def render_html(results: dict[str, Any]) -> str:
+    """The whole report as one HTML page that references nothing outside it."""
+    passed, failed, total = _verdict(results)
+    profile = results.get("profile") or {}
+    title = f"Peak rehearsal: {profile.get('name', '?')} on {results.get('db', '?')}"
+    verdict = "PASS" if passed else "FAIL"
+    detail = f"{failed} of {total} thresholds failed" if total else "no thresholds"
+    meta = {
+        "started": results.get("started_at"),
+        "duration": _fmt(results.get("duration_s"), "s"),
+        "Odoo": results.get("url"),
+        "mode": results.get("mode"),
+    }
+    meta = " · ".join(f"{k} {v}" for k, v in meta.items() if v not in (None, "—"))
+    settings = {k: results.get(k) for k in ("tool", "version", "command")}
+    settings |= {"profile": profile, "slo": results.get("slo")}
+    e = html.escape
+    return "\n".join(
+        [
+            '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',
+            f"<title>{e(title)}</title><style>{CSS}</style></head><body>",
+            f"<h1>{e(title)}</h1>",
+            f'<div class="banner {verdict.lower()}">{verdict}: {e(detail)}</div>',
+            f'<p class="meta">{e(meta)}</p>',
+            "<h2>Thresholds</h2>",
+            _table(SLO_HEADERS, _slo_rows(results), "No thresholds evaluated."),
+            "<h2>Steps</h2>",
+            _table(STEP_HEADERS, _step_rows(results), "No step was measured."),
+            *_plots(results),
+            "<h2>Background jobs</h2>",
+            _table(BACKGROUND_HEADERS, _background_rows(results), "No queue data."),
+            "<h2>Lock contention</h2>",
+            _contention(results),
+            "<h2>Settings</h2>",
+            f"<pre>{e(json.dumps(settings, indent=2, default=str))}</pre>",
+            "</body></html>",
+        ]
+    )
+
+
+def _md_row(cells: list[Any]) -> str:
+    # Escaped like HTML so a Markdown renderer shows markup as text.
+    text = (html.escape(str(c)).replace("|", "\\|").replace("\n", " ") for c in cells)
+    return "| " + " | ".join(text) + " |"
+
+
+def render_markdown(results: dict[str, Any]) -> str:
+    """A short summary: header, thresholds, steps."""
+    passed, failed, total = _verdict(results)
+    profile = results.get("profile") or {}
+    lines = [
+        f"# Peak rehearsal: {html.escape(str(profile.get('name', '?')))}",
+        "",
+        f"- verdict: **{'PASS' if passed else 'FAIL'}**, "
+        f"{failed} of {total} thresholds failed",
+        f"- database: {html.escape(str(results.get('db', '?')))} at "
+        f"{html.escape(str(results.get('url', '?')))}",
+        f"- duration: {_fmt(results.get('duration_s'), 's')}, "
+        f"started {html.escape(str(results.get('started_at', '?')))}",
+    ]
+    for title, headers, rows in (
+        ("Thresholds", SLO_HEADERS, _slo_rows(results)),
+        ("Steps", STEP_HEADERS, _step_rows(results)),
+    ):
+        lines += ["", f"## {title}", ""]
+        if rows:
+            lines += [_md_row(headers), _md_row(["---"] * len(headers))]
+            lines += [_md_row(row) for row in rows]
+        else:
+            lines.append("None.")
+    return "\n".join(lines) + "\n"
