@@ -71,8 +71,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import bench_machine  # noqa: E402 - beside this script
-from odoo_stack import OdooPair, start_governor  # noqa: E402
-from peak_dev import odoo as peak_odoo  # noqa: E402
+from odoo_stack import (  # noqa: E402
+    OdooPair,
+    create_database,
+    start_governor,
+)
 from peak_dev import postgres  # noqa: E402
 from peak_dev import settings as peak_settings  # noqa: E402
 
@@ -872,26 +875,11 @@ class Bench:
 
     def start(self):
         settings = self.settings
-        postgres.ensure_role(settings)
-        if not postgres.ensure_governor_role(settings, settings.governor_role):
-            raise BenchError(
-                f"no governor role {settings.governor_role}: governed mode needs it"
-            )
-        os.environ["PEAK_GOVERNOR_ROLE"] = settings.governor_role
-        init_config = peak_odoo.write_config(
-            settings,
-            self.scratch / "odoo-init.conf",
-            self.db_name,
-            data_dir=self.scratch / "data",
-            workers=0,
-            max_cron_threads=0,
-        )
         _logger.info("creating throw-away database %s", self.db_name)
         self.created_db = True
-        peak_odoo.init_database(
-            settings, init_config, self.db_name, MODULES, self.scratch / "init.log"
+        init_config = create_database(
+            settings, self.scratch, self.db_name, MODULES, self.password
         )
-        peak_odoo.set_admin_password(settings, init_config, self.db_name, self.password)
         self.side = OdooSide(init_config, self.db_name)
         self.side.setup(self.workload)
         if not self.side.protected_now():

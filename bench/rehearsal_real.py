@@ -38,8 +38,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_machine  # noqa: E402
 import rehearsal_figures as figures  # noqa: E402
-from odoo_stack import OdooPair, start_governor  # noqa: E402
-from peak_dev import odoo as peak_odoo  # noqa: E402
+from odoo_stack import (  # noqa: E402
+    OdooPair,
+    create_database,
+    start_governor,
+)
 from peak_dev import postgres  # noqa: E402
 from peak_dev.settings import load  # noqa: E402
 
@@ -102,21 +105,8 @@ class Bench:
 
     def prepare_template(self):
         settings = self.settings
-        postgres.ensure_role(settings)
-        if not postgres.ensure_governor_role(settings, settings.governor_role):
-            raise RuntimeError(f"no governor role {settings.governor_role}")
-        os.environ["PEAK_GOVERNOR_ROLE"] = settings.governor_role
-        config = peak_odoo.write_config(
-            settings,
-            self.scratch / "init.conf",
-            self.template,
-            data_dir=self.scratch / "data",
-        )
         self.databases.append(self.template)
-        peak_odoo.init_database(
-            settings, config, self.template, MODULES, self.scratch / "init.log"
-        )
-        peak_odoo.set_admin_password(settings, config, self.template, self.password)
+        create_database(settings, self.scratch, self.template, MODULES, self.password)
         pair = OdooPair(settings, self.scratch, self.template).start(2, 1)
         try:
             self.rehearsal(

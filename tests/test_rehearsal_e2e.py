@@ -16,8 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from odoo_stack import OdooPair  # noqa: E402
-from peak_dev import odoo as peak_odoo  # noqa: E402
+from odoo_stack import OdooPair, create_database  # noqa: E402
 from peak_dev import postgres  # noqa: E402
 from peak_dev.settings import load  # noqa: E402
 from pg import dsn  # noqa: E402
@@ -39,15 +38,9 @@ def staging(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("rehearsal")
     db_name = f"peak_rehearsal_{secrets.token_hex(4)}"
     password = secrets.token_urlsafe(12)
-    config = peak_odoo.write_config(
-        settings, scratch / "init.conf", db_name, data_dir=scratch / "data"
-    )
     pair = OdooPair(settings, scratch, db_name)
     try:
-        peak_odoo.init_database(
-            settings, config, db_name, MODULES, scratch / "init.log"
-        )
-        peak_odoo.set_admin_password(settings, config, db_name, password)
+        create_database(settings, scratch, db_name, MODULES, password)
         pair.start(web_workers=2, queue_capacity=2)
         yield {"url": pair.url, "db": db_name, "password": password, "scratch": scratch}
     finally:
@@ -75,21 +68,26 @@ def target(staging):
     return ["--url", staging["url"], "--db", staging["db"]]
 
 
-def count(staging, query):
-    with psycopg.connect(dsn(database=staging["db"])) as conn:
-        return conn.execute(query).fetchone()[0]
-
-
-def test_run_refuses_a_database_that_seed_did_not_mark(staging, tmp_path):
-    done = rehearsal(
+def smoke_run(staging, output, *extra):
+    return rehearsal(
         staging,
         "run",
         *target(staging),
         "--profile",
         str(SMOKE),
         "--output",
-        str(tmp_path),
+        str(output),
+        *extra,
     )
+
+
+def count(staging, query):
+    with psycopg.connect(dsn(database=staging["db"])) as conn:
+        return conn.execute(query).fetchone()[0]
+
+
+def test_run_refuses_a_database_that_seed_did_not_mark(staging, tmp_path):
+    done = smoke_run(staging, tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "is not a rehearsal target" in done.stderr
     assert "never rehearse on production" in done.stderr
@@ -141,18 +139,8 @@ def test_smoke_rehearsal_drives_every_flow_and_the_jobs(staging, tmp_path):
     done_before = count(
         staging, "SELECT count(*) FROM stock_picking WHERE state='done'"
     )
-    done = rehearsal(
-        staging,
-        "run",
-        *target(staging),
-        "--profile",
-        str(SMOKE),
-        "--output",
-        str(tmp_path),
-        "--label",
-        "smoke",
-        "--dsn",
-        dsn(database=staging["db"]),
+    done = smoke_run(
+        staging, tmp_path, "--label", "smoke", "--dsn", dsn(database=staging["db"])
     )
     results = json.loads((tmp_path / "rehearsal-smoke.json").read_text())
     # The verdict and the exit code say the same thing.
