@@ -160,7 +160,9 @@ def _contention(results: dict) -> str:
         f"{contention.get('waits_seen', 0)} waits seen; "
         f"{contention.get('rollbacks', '-')} transactions rolled back and "
         f"{contention.get('deadlocks', '-')} deadlocks in the database during the "
-        "run (a serialization failure that Odoo retries is a rollback, not a wait)."
+        "run. A serialization failure that Odoo retries is a rollback, not a "
+        "wait; Odoo also ends read-only requests with a rollback, so compare "
+        "runs, not the number alone."
     )
     table = _table(keys, rows, "No lock wait seen.")
     return f'<p class="meta">{html.escape(note)}</p>{table}'
