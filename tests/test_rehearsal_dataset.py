@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "rehearsal"))
 
 from peak_rehearsal import dataset  # noqa: E402
+from peak_rehearsal.cli import masked  # noqa: E402
 from peak_rehearsal.observe import query_shape, session_label  # noqa: E402
 from peak_rehearsal.rpc import classify, error_of  # noqa: E402
 
@@ -100,3 +101,17 @@ def test_a_query_loses_its_literals_and_a_session_its_job_uuid():
     )
     assert session_label("psql") == "psql"
     assert session_label(None) == "?"
+
+
+def test_the_recorded_command_line_carries_no_secret():
+    argv = [
+        "run",
+        "--dsn",
+        "host=db user=mon password=s3cret",
+        "--url",
+        "https://ops:pa55@odoo.example.com",
+        "--dsn=password=abc",
+    ]
+    shown = " ".join(masked(argv))
+    assert "s3cret" not in shown and "pa55" not in shown and "abc" not in shown
+    assert "password=***" in shown and "https://ops:***@odoo.example.com" in shown

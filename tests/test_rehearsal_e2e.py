@@ -134,6 +134,18 @@ def test_seed_builds_the_distributor_and_a_second_seed_adds_nothing(staging):
     )
 
 
+def test_a_bad_dsn_is_one_line_before_any_load(staging, tmp_path):
+    orders = count(staging, "SELECT count(*) FROM sale_order")
+    done = smoke_run(
+        staging, tmp_path, "--dsn", "dbname=peak_nowhere user=nobody password=hunter2"
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "cannot sample lock waits with --dsn" in done.stderr
+    assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
+    assert count(staging, "SELECT count(*) FROM sale_order") == orders
+    assert not list(tmp_path.iterdir())
+
+
 def test_smoke_rehearsal_drives_every_flow_and_the_jobs(staging, tmp_path):
     orders_before = count(staging, "SELECT count(*) FROM sale_order")
     done_before = count(

@@ -13,6 +13,7 @@ finish, 2 bad input (a flag, a profile or an SLO file).
 import argparse
 import logging
 import os
+import re
 import shlex
 import sys
 from pathlib import Path
@@ -163,6 +164,17 @@ def report_command(args):
     return 0
 
 
+_SECRETS = re.compile(r"(password\s*=\s*)\S+|(://[^/:@\s]+:)[^@\s]+(@)")
+
+
+def masked(argv):
+    """The command line as the report records it: a DSN's password or a
+    URL's credentials replaced by ``***``."""
+    return [
+        _SECRETS.sub(lambda m: f"{m[1] or m[2]}***{m[3] or ''}", arg) for arg in argv
+    ]
+
+
 def _say(line):
     print(line, flush=True)
 
@@ -173,7 +185,7 @@ def main(argv=None):
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(name)s: %(message)s"
     )
-    args.command_line = "peak-rehearsal " + shlex.join(argv)
+    args.command_line = "peak-rehearsal " + shlex.join(masked(argv))
     commands = {"seed": seed_command, "run": run_command, "report": report_command}
     try:
         return commands[args.command](args)

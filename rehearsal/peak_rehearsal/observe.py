@@ -15,6 +15,8 @@ import re
 import time
 from collections import defaultdict
 
+from .errors import RehearsalError
+
 _logger = logging.getLogger(__name__)
 
 LOCK_WAITS_SQL = """
@@ -61,7 +63,13 @@ class LockWatch:
     def __init__(self, dsn):
         import psycopg
 
-        self.connection = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        try:
+            self.connection = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            message = " ".join(str(exc).split())
+            raise RehearsalError(
+                f"cannot sample lock waits with --dsn: {message}"
+            ) from None
         self.connection.execute("SET statement_timeout = '2s'")
         self.samples = 0
         self.waits = 0

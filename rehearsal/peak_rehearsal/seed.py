@@ -57,17 +57,26 @@ class Seeder:
 
     # -- stages ----------------------------------------------------------
 
-    def ensure_modules(self):
+    def _module_states(self):
         rows = self.rpc.call(
             "ir.module.module",
             "search_read",
             [("name", "in", list(REQUIRED_MODULES))],
             fields=["name", "state"],
         )
-        states = {row["name"]: row["state"] for row in rows}
-        if "peak_rehearsal" not in states:
+        return rows, {row["name"]: row["state"] for row in rows}
+
+    def ensure_modules(self):
+        rows, states = self._module_states()
+        if len(states) < len(REQUIRED_MODULES):
             self.rpc.call("ir.module.module", "update_list")
-            return self.ensure_modules()
+            rows, states = self._module_states()
+        unknown = [n for n in REQUIRED_MODULES if n not in states]
+        if unknown:
+            raise RehearsalError(
+                f"this Odoo does not know {', '.join(unknown)}: add Odoo Peak's "
+                "addons/ (and Odoo's own addons) to its addons path"
+            )
         missing = [n for n in REQUIRED_MODULES if states.get(n) != "installed"]
         if not missing:
             return
