@@ -144,7 +144,7 @@ def run_command(args):
     stem = f"rehearsal-{args.label}"
     json_path, html_path, md_path = write_report(results, args.output, stem)
     for check in results["slo_results"]:
-        value = "-" if check["value"] is None else f"{check['value']:g}"
+        value = "-" if check["value"] is None else f"{round(check['value'], 1):g}"
         verdict = "PASS" if check["passed"] else "FAIL"
         print(
             f"  {verdict}  {check['name']:<32} {value} {check['op']} "
