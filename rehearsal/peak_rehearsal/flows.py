@@ -31,8 +31,10 @@ class FlowUser(HttpUser):
     rehearsal = None  # the run's RunContext, set by build_user_classes
 
     def on_start(self):
-        self.rng = dataset.rng_for(self.rehearsal.seed, self.flow, id(self))
         self.index = self.rehearsal.next_index(self.flow)
+        # One reproducible stream per user of a flow: the same profile seed
+        # draws the same orders, picks and lookups again.
+        self.rng = dataset.rng_for(self.rehearsal.profile.seed, self.flow, self.index)
         self.peers = self.rehearsal.profile.flows[self.flow].users
         self.options = self.rehearsal.profile.flows[self.flow].options
         self._task_started = time.monotonic()

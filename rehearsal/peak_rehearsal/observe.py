@@ -154,7 +154,6 @@ class QueueWatch:
         self.series = []  # [t_s, class, pending, oldest_age_s]
         self.done_series = []  # [t_s, class, jobs done since the last sample]
         self.done_before = defaultdict(int)
-        self.last = {}
 
     def stats(self):
         return self.rpc.call("peak.rehearsal", "job_stats", self.since)
@@ -171,7 +170,6 @@ class QueueWatch:
             self.series.append([round(t_s, 1), cls, pending, round(oldest, 1)])
             self.done_series.append([round(t_s, 1), cls, done - self.done_before[cls]])
             self.done_before[cls] = done
-        self.last = stats
         return stats
 
     def per_class(self, stats, minutes):

@@ -36,7 +36,6 @@ class RunContext:
 
     def __init__(self, profile, db, login, password, products, customers):
         self.profile = profile
-        self.seed = profile.seed
         self.db = db
         self.login = login
         self.password = password
@@ -226,19 +225,12 @@ class Rehearsal:
 
     def results(self, context, queue, final, observed, target):
         profile = self.profile
-        scored = [s for s in context.samples if s[0] >= profile.warmup]
-        by_step = defaultdict(list)
-        for sample in scored:
-            by_step[sample[1]].append(sample)
-        steps = {
-            name: stats.summarize_step(rows) for name, rows in sorted(by_step.items())
-        }
+        steps = stats.summarize_steps(context.samples, since_s=profile.warmup)
         minutes = (profile.duration - profile.warmup) / 60.0
         for summary in steps.values():
             summary["rate_per_min"] = (
                 round(summary["count"] / minutes, 1) if minutes else 0
             )
-        errors = sum(1 for s in scored if not s[3])
         results = {
             "tool": "peak-rehearsal",
             "version": __version__,
@@ -252,7 +244,7 @@ class Rehearsal:
             "command": self.args.command_line,
             "target": target,
             "profile": profile.to_dict(),
-            "slo": self.slo.to_dict() if hasattr(self.slo, "to_dict") else None,
+            "slo": self.slo.to_dict(),
             "samples": context.samples,
             "waves": [
                 {"name": w.name, "start_s": w.at, "end_s": w.end} for w in profile.waves
@@ -260,7 +252,7 @@ class Rehearsal:
             "backlog": queue.series,
             "jobs_done": queue.done_series,
             "steps": steps,
-            "error_rate": round(errors / len(scored), 4) if scored else 0.0,
+            "error_rate": round(stats.overall_error_rate(steps) or 0.0, 4),
             "error_messages": {
                 f"{step} {kind}": messages
                 for (step, kind), messages in context.messages.items()
