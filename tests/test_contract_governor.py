@@ -62,7 +62,10 @@ def test_every_statement_of_the_governor_parses_against_the_database():
             conn.execute("DEALLOCATE peak_check")
 
 
-WRITE_FUNCTIONS = (
+# Every function the governor may call that reads more than it may (the
+# conflict counters) or writes.
+DEFINER_FUNCTIONS = (
+    "peak_queue_conflicts",
     "peak_queue_lease_acquire",
     "peak_queue_lease_release",
     "peak_queue_lease_expire",
@@ -82,11 +85,11 @@ def test_write_functions_are_definer_owned_by_odoo_with_pinned_search_path():
             "  WHERE tablename = 'peak_queue_lease'), "
             "has_function_privilege('public', p.oid, 'EXECUTE') "
             "FROM pg_proc p WHERE p.proname = ANY(%s)",
-            (list(WRITE_FUNCTIONS),),
+            (list(DEFINER_FUNCTIONS),),
         )
         .fetchall()
     )
-    assert {row[0] for row in rows} == set(WRITE_FUNCTIONS)
+    assert {row[0] for row in rows} == set(DEFINER_FUNCTIONS)
     for name, definer, proconfig, owned_by_odoo, public_execute in rows:
         assert definer, f"{name} is not SECURITY DEFINER"
         assert proconfig == ["search_path=public, pg_temp"], f"{name}: {proconfig}"
@@ -140,6 +143,9 @@ def test_governor_role_cannot_write_around_the_functions():
         ("UPDATE peak_queue_governor_leader SET holder = 'evil'", ()),
         ("DELETE FROM peak_queue_governor_leader", ()),
         ("SELECT nextval('peak_queue_lease_id_seq')", ()),
+        # Conflicts are counted by Odoo only: the governor cannot forge one.
+        ("SELECT nextval('peak_queue_conflicts_interactive')", ()),
+        ("SELECT last_value FROM peak_queue_conflicts_interactive", ()),
         # No pg_signal_backend: Odoo's sessions only through the preempt rules.
         ("SELECT pg_cancel_backend(%s)", (odoo_pid,)),
         ("SELECT pg_terminate_backend(%s)", (odoo_pid,)),
@@ -167,6 +173,9 @@ def test_governor_role_cannot_write_around_the_functions():
                 "SELECT peak_queue_job_preempt(%s, %s, 'evil', 'x', '{}'::jsonb)",
                 (odoo_pid, "00000000-0000-0000-0000-000000000000"),
             )
+        # ...and it reads the conflict counters through their function.
+        totals = dict(conn.execute("SELECT * FROM peak_queue_conflicts()").fetchall())
+        assert set(totals) == {"interactive", "critical", "operational"}
         assert "root.critical" not in {
             row[0]
             for row in conn.execute(

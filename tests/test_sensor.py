@@ -89,3 +89,36 @@ def test_sample_fails_cleanly_when_the_connection_is_gone():
     with pytest.raises(psycopg.OperationalError):
         Sensor(conn.info.dbname).sample(conn)
     conn.close()
+
+
+def test_conflicts_are_increments_and_jobs_in_a_transaction_are_busy():
+    with connect("peak-governor") as conn:
+        sensor = Sensor(conn.info.dbname)
+        assert sensor.sample(conn).conflicts_delta == {}  # first look: totals
+        for sequence in ("interactive", "interactive", "critical"):
+            sql("SELECT nextval(%s::regclass)", (f"peak_queue_conflicts_{sequence}",))
+        in_transaction = connect(job_tag("bulk", "root.bulk"), autocommit=False)
+        in_transaction.execute("SELECT 1")
+        between_jobs = connect(job_tag("bulk", "root.bulk"))
+        busy_pid = in_transaction.info.backend_pid
+        idle_pid = between_jobs.info.backend_pid
+        try:
+            sample = sensor.sample(conn)
+            sensor._last_conflicts = {"interactive": 10**9}  # as after a restore
+            reset = sensor.sample(conn)
+        finally:
+            in_transaction.close()
+            between_jobs.close()
+    assert sample.conflicts_delta == {"interactive": 2, "critical": 1}
+    busy = {b.pid: b for b in sample.busy_jobs}
+    assert busy[busy_pid].role.channel == "root.bulk"
+    assert idle_pid not in busy
+    assert "interactive" not in reset.conflicts_delta
+
+
+def test_database_without_conflict_counters_reports_none(table):
+    with connect("peak-governor") as conn:
+        sensor = Sensor(conn.info.dbname)
+        sensor._has_conflicts = False  # as with a peak_queue before contract v3
+        sensor.sample(conn)
+        assert sensor.sample(conn).conflicts_delta == {}

@@ -1,10 +1,10 @@
-"""The governor's side of the DB contract (docs/db-contract.md, version 2).
+"""The governor's side of the DB contract (docs/db-contract.md, version 3).
 
 Every statement the governor sends to the lease tables lives here, so that one
 test can hold them against the contract document.
 """
 
-CONTRACT_VERSION = 2
+CONTRACT_VERSION = 3
 LEASE_NOTIFY_CHANNEL = "peak_queue_lease"
 
 CONTRACT_VERSION_SQL = "SELECT peak_queue_contract_version()"
@@ -22,6 +22,8 @@ HEARTBEAT_SQL = (
     "FROM peak_queue_governor_heartbeat(%s, %s, %s)"
 )
 RESIGN_SQL = "SELECT peak_queue_governor_resign(%s)"
+# Conflicts of protected work per class since install (contract v3).
+CONFLICTS_SQL = "SELECT priority_class, conflicts FROM peak_queue_conflicts()"
 PREEMPT_SQL = "SELECT peak_queue_job_preempt(%s, %s, %s, %s, %s::jsonb)"
 SUPERUSER_SQL = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
 SETTINGS_SQL = (
@@ -82,7 +84,8 @@ SELECT f.fn || ' EXECUTE' FROM (VALUES
     ('peak_queue_lease_expire()'),
     ('peak_queue_governor_heartbeat(text, integer, text)'),
     ('peak_queue_governor_resign(text)'),
-    ('peak_queue_job_preempt(integer, text, text, text, jsonb)')
+    ('peak_queue_job_preempt(integer, text, text, text, jsonb)'),
+    ('peak_queue_conflicts()')
 ) AS f(fn)
 WHERE NOT has_function_privilege(f.fn, 'EXECUTE')
 UNION ALL

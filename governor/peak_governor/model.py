@@ -58,6 +58,11 @@ class Sample:
     deadlocks_delta: int  # since the previous sample of this database
     duration_seconds: float  # what the sample query cost
     protected_activity: tuple[Activity, ...] = ()  # demand, see Activity
+    # Protected work that lost its transaction to a concurrent one since the
+    # previous sample, per class (contract v3 peak_queue_conflicts()).
+    conflicts_delta: dict[str, int] = field(default_factory=dict)
+    # Jobs inside a transaction now: who a conflict can have lost to.
+    busy_jobs: tuple[Backend, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,7 @@ import random
 from dataclasses import asdict, dataclass, field, fields
 
 from .attribution import KIND_JOB, KIND_OTHER, Role
+from .conflicts import Conflicts, ConflictView
 from .model import (
     CALM,
     ELEVATED,
@@ -507,6 +508,7 @@ class _Cycle:
     now: float
     relevant: list[Waiter]
     evidence: dict
+    conflicts: ConflictView
 
 
 def _num(value: float) -> float | None:
@@ -571,6 +573,7 @@ class Policy:
         self._drained_window: float | None = None  # window start drained for
         self._window_closed_at: float | None = None  # last window's end seen
         self._preempted: dict[str, float] = {}  # job uuid -> when
+        self._conflicts = Conflicts()
 
     @property
     def level(self) -> str:
@@ -589,7 +592,8 @@ class Policy:
     ) -> Decision:
         protected = bool(protected and peak_mode)
         thresholds = self.config.protected if protected else self.config.normal
-        ages = sorted(
+        conflicts = self._conflicts.observe(sample, now, tuple(PROTECTED_RANK))
+        waits = sorted(
             (
                 w.wait_seconds
                 for w in sample.waiters
@@ -597,6 +601,8 @@ class Policy:
             ),
             reverse=True,
         )
+        # A conflict costs its request a retry's sleep: a waiter for the level.
+        ages = sorted(waits + conflicts.ages(), reverse=True)
         previous = self._level
         self._step_level(ages, thresholds, now)
         self._account_pauses(held, now)
@@ -615,15 +621,21 @@ class Policy:
                 self._window_closed_at = now
             self._was_protected = protected
         self._track_demand(sample, now, relevant)
-        cycle = _Cycle(sample, _Table(channels), held, now, relevant, {})
+        if self._gate == "closed" and conflicts.wave:
+            self._gate = self._demand["gate"] = "conflicts"
+        cycle = _Cycle(sample, _Table(channels), held, now, relevant, {}, conflicts)
         blame = self._analyse(cycle)
+        self._blame_conflicts(cycle, blame, conflicts)
         cycle.evidence = self._evidence(cycle, blame, previous, thresholds, protected)
+        cycle.evidence["conflicts"] = conflicts.evidence()
         summary = (
-            f"{len(ages)} protected waiter{'s' if len(ages) != 1 else ''}, "
-            f"oldest {ages[0]:.1f} s"
-            if ages
+            f"{len(waits)} protected waiter{'s' if len(waits) != 1 else ''}, "
+            f"oldest {waits[0]:.1f} s"
+            if waits
             else "no protected work waits on locks"
         )
+        if conflicts.count:
+            summary += ", " + conflicts.summary()
         head = self._level.capitalize()
         if previous != self._level:
             head += f" (was {previous})"
@@ -757,6 +769,26 @@ class Policy:
         if channel is not None and table.leasable(channel, below_rank=rank):
             return channel
         return None
+
+    def _blame_conflicts(
+        self, cycle: _Cycle, blame: _Blame, conflicts: ConflictView
+    ) -> None:
+        """Blame the suspects of this sample's conflicts (conflicts.py):
+        jobs in a transaction lately, of a class below the work that lost."""
+        if not conflicts.count:
+            return
+        rank = min(PROTECTED_RANK[cls] for cls in conflicts.new)
+        for backend in conflicts.suspects:
+            channel = self._judge(backend, rank, cycle.table)
+            if not channel:
+                continue  # spared, or untagged: a conflict is no fallback
+            entry = blame.channels.setdefault(
+                channel, {"waiter_pids": [], "blocker_pids": []}
+            )
+            suspects = entry.setdefault("conflict_suspect_pids", [])
+            if backend.pid not in suspects and len(suspects) < MAX_LISTED:
+                suspects.append(backend.pid)
+            entry["conflicts"] = dict(conflicts.new)
 
     def _fallback(self, cycle: _Cycle, need_rank: int | None) -> tuple[list, str]:
         if need_rank is None:
@@ -991,6 +1023,8 @@ class Policy:
             return ""
         if self._gate != "closed":
             return ""
+        if not cycle.relevant and cycle.conflicts.count:
+            return cycle.conflicts.no_wave()
         starving = (
             f", none waited {self.config.demand_gate_max_wait:g} s or again "
             "after a retry"

@@ -4,6 +4,12 @@
 only for backends already waiting on a heavyweight lock (the ``WHERE`` of the
 ``waiting`` CTE filters rows before the function runs). Blockers are then
 looked up by pid; the roles come from ``application_name`` (contract ``pk1``).
+
+Real Odoo flows mostly collide without waiting: the loser of a row gets a
+serialization failure and Odoo retries it after a sleep.  Those conflicts are
+counted by peak_queue (contract v3, ``peak_queue_conflicts()``); the sensor
+reports their increments and the jobs inside a transaction (``busy``), the
+ones a conflict can have lost to.
 """
 
 import dataclasses
@@ -29,6 +35,13 @@ WITH waiting AS (
            EXTRACT(EPOCH FROM clock_timestamp() - a.query_start)::float8 AS query_s
       FROM pg_stat_activity a
      WHERE a.pid IN (SELECT unnest(blockers) FROM waiting)
+), busy AS (
+    -- Jobs inside a transaction: the suspects of a conflict (conflicts.py).
+    SELECT a.pid, a.application_name, a.state,
+           EXTRACT(EPOCH FROM clock_timestamp() - a.query_start)::float8 AS query_s
+      FROM pg_stat_activity a
+     WHERE a.datname = current_database() AND a.xact_start IS NOT NULL
+       AND a.application_name LIKE 'pk1|job|%'
 ), demand AS (
     -- Protected work (requests, critical and operational jobs), running or
     -- last run: the policy keeps leases while it goes on (demand-aware hold).
@@ -44,8 +57,10 @@ WITH waiting AS (
 SELECT (SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()),
        COALESCE((SELECT json_agg(waiting) FROM waiting), '[]'::json),
        COALESCE((SELECT json_agg(blocking) FROM blocking), '[]'::json),
-       COALESCE((SELECT json_agg(demand) FROM demand), '[]'::json)
+       COALESCE((SELECT json_agg(demand) FROM demand), '[]'::json),
+       COALESCE((SELECT json_agg(busy) FROM busy), '[]'::json)
 """
+HAS_CONFLICTS_SQL = "SELECT to_regprocedure('peak_queue_conflicts()') IS NOT NULL"
 
 
 def _backend(row: dict) -> Backend:
@@ -69,12 +84,17 @@ class Sensor:
     def __init__(self, database: str):
         self.database = database
         self._last_deadlocks: int | None = None
+        self._last_conflicts: dict[str, int] | None = None
+        self._has_conflicts: bool | None = None  # peak_queue older than v3
 
     def sample(self, conn) -> Sample:
         started = time.perf_counter()
         with conn.cursor() as cur:
             cur.execute(SAMPLE_SQL)
-            deadlocks, waiting_rows, blocking_rows, demand_rows = cur.fetchone()
+            deadlocks, waiting_rows, blocking_rows, demand_rows, busy_rows = (
+                cur.fetchone()
+            )
+        conflicts = self._conflicts_delta(conn)
         duration = time.perf_counter() - started
         waiters = tuple(
             Waiter(
@@ -111,7 +131,30 @@ class Sensor:
                 )
                 for row in _as_list(demand_rows)
             ),
+            conflicts_delta=conflicts,
+            busy_jobs=tuple(map(_backend, _as_list(busy_rows))),
         )
+
+    def _conflicts_delta(self, conn) -> dict[str, int]:
+        """Conflicts per protected class since the previous sample; nothing
+        on the first sample or when this database has no counters."""
+        with conn.cursor() as cur:
+            if self._has_conflicts is None:
+                cur.execute(HAS_CONFLICTS_SQL)
+                self._has_conflicts = bool(cur.fetchone()[0])
+            if not self._has_conflicts:
+                return {}
+            cur.execute(contract.CONFLICTS_SQL)
+            totals = {str(cls): int(n or 0) for cls, n in cur.fetchall()}
+        previous, self._last_conflicts = self._last_conflicts, totals
+        if previous is None:
+            return {}
+        # A counter reset (reinstall, restore) never gives a negative delta.
+        return {
+            cls: total - previous.get(cls, 0)
+            for cls, total in totals.items()
+            if total > previous.get(cls, 0)
+        }
 
     @staticmethod
     def _resolve_truncated_channels(conn, blockers: dict[int, Backend]) -> dict:

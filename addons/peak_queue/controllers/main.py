@@ -7,6 +7,10 @@ does, ``application_name`` says ``pk1|job|<class>|<uuid>|<channel>``; the
 previous value is put back afterwards.  The request itself is deliberately
 left untagged by ``ir.http`` (see models/ir_http.py): acquiring and locking
 the job row is queue bookkeeping, not interactive work.
+
+A critical or operational job that loses its transaction to a concurrent
+one (queue_job postpones it) is counted as a conflict of its class
+(lib/conflicts.py), as a request is.
 """
 
 import logging
@@ -17,7 +21,7 @@ from psycopg2 import errors as pg_errors
 from odoo.addons.queue_job.controllers import main as queue_job_main
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..lib import attribution
+from ..lib import attribution, conflicts
 
 _logger = logging.getLogger(__name__)
 
@@ -46,8 +50,9 @@ def _priority_class(env, channel):
     return attribution.class_from_channel_name(channel)
 
 
-def job_tag(env, job):
-    """The ``pk1|job|...`` tag of ``job``, ``None`` if it cannot be built."""
+def job_class(env, job):
+    """The priority class ``job`` runs as: its channel's, the documented
+    default when that is unknown."""
     channel = job.channel or "root"
     priority_class = _priority_class(env, channel)
     if priority_class not in attribution.CLASSES:
@@ -59,8 +64,15 @@ def job_tag(env, job):
             attribution.DEFAULT_CLASS,
         )
         priority_class = attribution.DEFAULT_CLASS
+    return priority_class
+
+
+def job_tag(job, priority_class):
+    """The ``pk1|job|...`` tag of ``job``, ``None`` if it cannot be built."""
     try:
-        return attribution.format_job_tag(priority_class, job.uuid, channel)
+        return attribution.format_job_tag(
+            priority_class, job.uuid, job.channel or "root"
+        )
     except ValueError as exc:
         # Attribution must never cost a job its run.
         _logger.warning("job %s runs untagged: %s", job.uuid, exc)
@@ -91,12 +103,14 @@ class PeakRunJobController(queue_job_main.RunJobController):
 
     @classmethod
     def _peak_perform_tagged(cls, env, job):
-        tag = job_tag(env, job)
-        if tag is None:
-            return super()._try_perform_job(env, job)
-        with cls._peak_tag_temporary_cursors(job, tag):
-            with attribution.tagged_session(env.cr, tag):
+        priority_class = job_class(env, job)
+        with conflicts.counted(env.cr, priority_class):
+            tag = job_tag(job, priority_class)
+            if tag is None:
                 return super()._try_perform_job(env, job)
+            with cls._peak_tag_temporary_cursors(job, tag):
+                with attribution.tagged_session(env.cr, tag):
+                    return super()._try_perform_job(env, job)
 
     @staticmethod
     @contextmanager

@@ -1,4 +1,4 @@
--- Odoo Peak DB contract v2: pause leases on queue_job channels.
+-- Odoo Peak DB contract v3: pause leases on queue_job channels, conflict counters.
 -- Documented in docs/db-contract.md; the governor calls these functions, the
 -- Odoo UI too, so validation lives here, once. Executed on every install and
 -- upgrade of peak_queue (peak.queue.lease.init); CREATE OR REPLACE keeps it
@@ -12,7 +12,7 @@
 -- functions are the only way to write a lease, an event or the leader row.
 
 CREATE OR REPLACE FUNCTION peak_queue_contract_version() RETURNS integer
-LANGUAGE sql IMMUTABLE AS $$ SELECT 2 $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT 3 $$;
 
 -- The priority class of a channel: its own, else its closest ancestor's,
 -- else 'operational' (the documented default, e.g. for jobs in root).
@@ -350,6 +350,29 @@ BEGIN
 END
 $$;
 
+-- Conflicts (v3): protected work that lost its transaction to a concurrent
+-- one (serialization failure, deadlock, lock timeout: what Odoo retries after
+-- a random sleep). peak_queue draws one value per conflict (lib/conflicts.py);
+-- nextval survives the rollback that follows, so the count is exact.
+CREATE SEQUENCE IF NOT EXISTS peak_queue_conflicts_interactive;
+CREATE SEQUENCE IF NOT EXISTS peak_queue_conflicts_critical;
+CREATE SEQUENCE IF NOT EXISTS peak_queue_conflicts_operational;
+
+-- Totals since install, per protected class; definer so that the governor
+-- needs no grant on the sequences.
+CREATE OR REPLACE FUNCTION peak_queue_conflicts()
+RETURNS TABLE (priority_class text, conflicts bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT 'interactive', CASE WHEN is_called THEN last_value ELSE 0 END
+      FROM peak_queue_conflicts_interactive
+    UNION ALL
+    SELECT 'critical', CASE WHEN is_called THEN last_value ELSE 0 END
+      FROM peak_queue_conflicts_critical
+    UNION ALL
+    SELECT 'operational', CASE WHEN is_called THEN last_value ELSE 0 END
+      FROM peak_queue_conflicts_operational
+$$;
+
 -- Only Odoo's role (the owner) and the roles it grants EXECUTE to (the
 -- governor's, see peak.queue.lease._grant_governor_role) may write through
 -- these: a definer function callable by PUBLIC would hand the owner's rights
@@ -360,5 +383,6 @@ REVOKE ALL ON FUNCTION
     peak_queue_lease_expire(),
     peak_queue_governor_heartbeat(text, integer, text),
     peak_queue_governor_resign(text),
-    peak_queue_job_preempt(integer, text, text, text, jsonb)
+    peak_queue_job_preempt(integer, text, text, text, jsonb),
+    peak_queue_conflicts()
 FROM PUBLIC;

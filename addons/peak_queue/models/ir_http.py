@@ -14,6 +14,11 @@ request, and the pool resets a connection (``DISCARD ALL``, which resets
 session never inherits the tag; the next request sets its own.  A request
 retried by ``_transactioning`` (read-only then read/write cursor) goes
 through ``_dispatch`` again and tags its new cursor.
+
+The same hook counts the request's conflicts (lib/conflicts.py): a
+serialization failure, deadlock or lock timeout raised here reaches Odoo's
+``retrying`` next, which sleeps and runs the request again; the governor
+learns of it from the counter.
 """
 
 import logging
@@ -23,7 +28,7 @@ from odoo.http import request
 
 from odoo.addons.queue_job.controllers.main import RunJobController
 
-from ..lib import attribution
+from ..lib import attribution, conflicts
 
 _logger = logging.getLogger(__name__)
 
@@ -72,19 +77,29 @@ class IrHttp(models.AbstractModel):
 
     @classmethod
     def _dispatch(cls, endpoint):
-        cls._peak_tag_request(endpoint)
-        return super()._dispatch(endpoint)
+        if not cls._peak_tag_request(endpoint):
+            return super()._dispatch(endpoint)
+        cr = request.env.cr
+        with conflicts.counted(cr, "interactive"):
+            response = super()._dispatch(endpoint)
+            # Odoo flushes the ORM's last writes after this returns: flush
+            # here so that a conflict they raise is counted too.
+            if not getattr(cr, "_closed", False):
+                cr.flush()
+            return response
 
     @classmethod
     def _peak_tag_request(cls, endpoint):
+        """Tag the request's session; whether it is interactive work."""
         env = getattr(request, "env", None)
         cr = env.cr if env is not None else None
         if cr is None or not attribution.cursor_usable(cr) or _is_runjob(endpoint):
-            return
+            return False
         try:
             tag = attribution.format_http_tag(request_label(endpoint, request.params))
         except (AttributeError, TypeError, ValueError):
             # Attribution must never cost a request its answer.
             _logger.debug("untagged request to %s", endpoint, exc_info=True)
-            return
+            return True
         attribution.set_application_name(cr, tag)
+        return True

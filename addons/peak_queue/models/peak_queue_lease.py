@@ -42,6 +42,7 @@ GOVERNOR_FUNCTIONS = [
     "peak_queue_governor_heartbeat(text, integer, text)",
     "peak_queue_governor_resign(text)",
     "peak_queue_job_preempt(integer, text, text, text, jsonb)",
+    "peak_queue_conflicts()",
 ]
 
 
