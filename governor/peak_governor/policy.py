@@ -59,6 +59,12 @@ Blame
     the fly, its closest existing ancestor, if leasable (below).  Interactive
     requests, crons, critical jobs and peers (same or higher class) are known
     and spared: pausing another channel would not free their locks.
+Conflicts
+    Protected work that lost its transaction to a concurrent one (counted by
+    peak_queue, ``Sample.conflicts_delta``) has no blocker to follow: see
+    :mod:`peak_governor.conflicts` for how it counts toward the level, opens
+    the demand gate (``conflicts``) and blames the lower-class jobs that were
+    in a transaction (never the fallback).
 Fallback
     Only for root blockers that are untagged/unknown or jobs whose channel
     cannot be resolved to a leasable one: lease by class, ``bulk`` first, then

@@ -156,6 +156,18 @@ def collect_queue(cr, out: Families, integration_channels=()):
             leased.add_metric([*labels, mode], 1.0 if active else 0.0)
         lease_left.add_metric(labels, max(0.0, float(remaining or 0.0)))
 
+    cr.execute("SELECT priority_class, conflicts FROM peak_queue_conflicts()")
+    conflicts = out.counter(
+        "peak_queue_conflicts",
+        "Times protected work lost its transaction to a concurrent one "
+        "(serialization failure, deadlock, lock timeout: Odoo retries it after a "
+        "random sleep), by class: interactive requests, critical and operational "
+        "jobs.",
+        ["priority_class"],
+    )
+    for priority_class, total in cr.fetchall():
+        conflicts.add_metric([priority_class], float(total))
+
     cr.execute(OPEN_JOBS_SQL, (OPEN_JOB_STATES,))
     job_rows = cr.fetchall()
     job_channels = _bound(

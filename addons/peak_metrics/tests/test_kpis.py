@@ -269,6 +269,16 @@ class TestQueueMetrics(MetricsCase):
         left = self.value(samples, "peak_queue_channel_lease_remaining_seconds", **bulk)
         assert 100 < left <= 120
 
+    def test_conflicts_of_protected_work_per_class(self):
+        before = self.collect()
+        self.env.cr.execute("SELECT nextval('peak_queue_conflicts_interactive')")
+        after = self.collect()
+        for cls, more in (("interactive", 1), ("critical", 0), ("operational", 0)):
+            name, labels = "peak_queue_conflicts_total", {"priority_class": cls}
+            assert self.value(after, name, **labels) == (
+                self.value(before, name, **labels) + more
+            )
+
     def test_peak_mode_and_window(self):
         self.env["peak.mode"].set_peak_mode(True, "test")
         samples = self.collect()
