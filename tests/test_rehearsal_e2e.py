@@ -176,6 +176,10 @@ def test_smoke_rehearsal_drives_every_flow_and_the_jobs(staging, tmp_path):
     assert bulk["jobs_done"] + bulk["jobs_pending_at_end"] == 11
     assert bulk["jobs_failed"] == 0 and bulk["run_twice"] == 0
     assert results["contention"]["samples"] > 0  # the lock sampler ran
+    # peak_queue's conflict counters were read before and after the run.
+    conflicts = results["contention"]["conflicts"]
+    assert set(conflicts) == {"interactive", "critical", "operational"}
+    assert all(isinstance(n, int) and n >= 0 for n in conflicts.values())
     # What the users and the jobs did is in the database.
     confirmed = "SELECT count(*) FROM sale_order WHERE state = 'sale'"
     assert count(staging, confirmed) > orders_before

@@ -67,6 +67,7 @@ def make_results() -> dict:
         "queue": queue,
         "contention": {
             "samples": 42,
+            "conflicts": {"interactive": 37, "critical": 0, "operational": 2},
             "top": [
                 {
                     "blocked_step": "pick.validate",
@@ -107,6 +108,7 @@ def test_full_report(tmp_path):
     row = page.split("<td>pick.validate p95</td>")[1].split("</tr>")[0]
     assert '<td class="fail">FAIL</td>' in row
     assert '<td class="pass">PASS</td>' in page
+    assert "slept and retried it): interactive 37, critical 0, operational 2" in page
     for text in ("EDI burst", "stock_quant", "root.bulk", "lock_timeout"):
         assert text in page
     order = [page.index(f"<h2>{title}</h2>") for title in (

@@ -165,7 +165,19 @@ def _contention(results: dict) -> str:
         "runs, not the number alone."
     )
     table = _table(keys, rows, "No lock wait seen.")
-    return f'<p class="meta">{html.escape(note)}</p>{table}'
+    return f'<p class="meta">{html.escape(_conflicts(contention) + note)}</p>{table}'
+
+
+def _conflicts(contention: dict) -> str:
+    """The contention real flows mostly have: lost transactions, no wait."""
+    conflicts = contention.get("conflicts")
+    if not isinstance(conflicts, dict):
+        return ""
+    counts = ", ".join(f"{cls} {_fmt(n)}" for cls, n in conflicts.items())
+    return (
+        f"Conflicts (protected work that lost its transaction to a concurrent "
+        f"one; Odoo rolled it back, slept and retried it): {counts or 'none'}. "
+    )
 
 
 def _cell(value: Any) -> str:

@@ -104,6 +104,15 @@ def _fixtures(rpc):
     return [row["id"] for row in products], customers
 
 
+def _conflicts(rpc):
+    """peak_queue's conflict totals per class, None if this Odoo has none."""
+    try:
+        return rpc.call("peak.rehearsal", "conflicts")
+    except RPCError as exc:
+        _logger.warning("no conflict counters (%s): not reported", exc)
+        return None
+
+
 def _odoo_now():
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
@@ -124,6 +133,7 @@ class Rehearsal:
         target = check_target(rpc, args.i_know_this_is_not_production)
         products, customers = _fixtures(rpc)
         since = _odoo_now()
+        conflicts_before = _conflicts(rpc)
         queue = QueueWatch(rpc, since)
         locks = LockWatch(args.dsn) if args.dsn else None
         context = RunContext(
@@ -155,6 +165,12 @@ class Rehearsal:
         if locks:
             contention = locks.summary()
             locks.close()
+        conflicts_after = _conflicts(rpc) if conflicts_before is not None else None
+        if conflicts_after is not None:
+            contention["conflicts"] = {
+                cls: total - conflicts_before.get(cls, 0)
+                for cls, total in sorted(conflicts_after.items())
+            }
         if context.fatal_error:
             raise RehearsalError(context.fatal_error)
         observed = {

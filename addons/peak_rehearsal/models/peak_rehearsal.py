@@ -175,6 +175,16 @@ class PeakRehearsal(models.AbstractModel):
             )
 
     @api.model
+    def conflicts(self):
+        """Times protected work lost its transaction to a concurrent one and
+        Odoo retried it, per class, since install (peak_queue's counters)."""
+        self._check_system()
+        self.env.cr.execute(
+            "SELECT priority_class, conflicts FROM peak_queue_conflicts()"
+        )
+        return {cls: int(total) for cls, total in self.env.cr.fetchall()}
+
+    @api.model
     def job_stats(self, since):
         """Rehearsal jobs created at or after ``since`` (ISO, UTC), per channel.
 

@@ -110,9 +110,18 @@ class TestRehearsal(TransactionCase):
             rehearsal.target_status,
             lambda: rehearsal.enqueue("edi"),
             lambda: rehearsal.job_stats("2024-01-01T00:00:00"),
+            rehearsal.conflicts,
         ):
             with self.assertRaisesRegex(AccessError, "system administrators"):
                 call()
+
+    def test_conflicts_are_peak_queue_counters(self):
+        before = self.rehearsal.conflicts()
+        self.assertEqual(set(before), {"interactive", "critical", "operational"})
+        self.env.cr.execute("SELECT nextval('peak_queue_conflicts_critical')")
+        after = self.rehearsal.conflicts()
+        self.assertEqual(after["critical"], before["critical"] + 1)
+        self.assertEqual(after["interactive"], before["interactive"])
 
     def test_enqueue_refusals(self):
         with self.assertRaisesRegex(UserError, "run `peak-rehearsal seed`"):
