@@ -3,7 +3,7 @@
     "name": "Peak Rehearsal",
     "summary": "Pre-peak load rehearsal on a staging copy: target marker and real "
     "background jobs",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Peak Operations",
     "website": "https://github.com/odoo-peak/odoo-peak",
     "author": "Odoo Peak",
