@@ -9,11 +9,11 @@ transaction back and retries it after a random sleep of up to 2, 4, 8, 16 s
 (``odoo.service.model.retrying``).  ``pg_locks`` shows nothing; the picker
 waits all the same.
 
-peak_queue counts each such failure of protected work (interactive requests,
-critical and operational jobs) in a sequence per class: ``nextval`` is not
-undone by the rollback that follows, so the count survives the failed
-transaction it describes.  The governor reads the totals through
-``peak_queue_conflicts()`` (docs/db-contract.md).
+peak_queue counts the protected work that suffers it (an interactive request,
+once however often Odoo retries it; a critical or operational job run) in a
+sequence per class: ``nextval`` is not undone by the rollback that follows,
+so the count survives the failed transaction it describes.  The governor
+reads the totals through ``peak_queue_conflicts()`` (docs/db-contract.md).
 
 Pure stdlib and a DB-API cursor: no ORM, testable without a registry.
 """

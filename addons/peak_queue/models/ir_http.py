@@ -18,7 +18,7 @@ through ``_dispatch`` again and tags its new cursor.
 The same hook counts the request's conflicts (lib/conflicts.py): a
 serialization failure, deadlock or lock timeout raised here reaches Odoo's
 ``retrying`` next, which sleeps and runs the request again; the governor
-learns of it from the counter.
+learns of it from the counter, once per request however often it is retried.
 """
 
 import logging
@@ -35,6 +35,8 @@ _logger = logging.getLogger(__name__)
 # Routes whose label is the model and method they call, read from the params.
 _CALL_KW_ROUTES = frozenset(("/web/dataset/call_kw", "/web/dataset/call_button"))
 _EXTERNAL_RPC_ROUTE = "/jsonrpc"
+# Set on a request whose conflict was counted.
+_COUNTED = "_peak_conflict_counted"
 
 
 def _registry_model(model):
@@ -80,13 +82,21 @@ class IrHttp(models.AbstractModel):
         if not cls._peak_tag_request(endpoint):
             return super()._dispatch(endpoint)
         cr = request.env.cr
-        with conflicts.counted(cr, "interactive"):
+        try:
             response = super()._dispatch(endpoint)
             # Odoo flushes the ORM's last writes after this returns: flush
             # here so that a conflict they raise is counted too.
             if not getattr(cr, "_closed", False):
                 cr.flush()
             return response
+        except Exception as exc:
+            # Once per request: Odoo runs the same request object again, and
+            # a request retried four times is one user kept waiting, as one
+            # lock waiter is (the governor's wave counts requests).
+            if conflicts.is_conflict(exc) and not getattr(request, _COUNTED, False):
+                setattr(request, _COUNTED, True)
+                conflicts.record(cr, "interactive")
+            raise
 
     @classmethod
     def _peak_tag_request(cls, endpoint):

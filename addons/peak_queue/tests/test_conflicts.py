@@ -193,3 +193,66 @@ def test_operational_job_that_loses_its_row_is_counted_and_done(odoo_server):  #
     assert after["interactive"] == before["interactive"]
     ref = _sql("SELECT ref FROM res_partner WHERE id = %s", (partner_id,))
     assert ref[0][0] == "written by the job"  # after the row's commit
+
+
+def _waiting(application_name_like):
+    return _sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND application_name LIKE %s",
+        (application_name_like,),
+    )[0][0]
+
+
+def test_a_request_retried_twice_counts_once(odoo_server):  # noqa: F811
+    """Two writers take the row in turn: the request loses it twice (Odoo
+    retries it twice) and is one conflict, as it is one waiting user."""
+    partner_id = _partner()
+    before = _totals()
+    _dbname, params = odoo.sql_db.connection_info_for(odoo.tools.config["db_name"])
+    first = psycopg2.connect(**params)
+    second = psycopg2.connect(**dict(params, application_name="peak-test-second"))
+    result = {}
+
+    def request():
+        result["value"] = _call_kw(
+            _http_port(odoo_server),
+            "res.partner",
+            "write",
+            [[partner_id], {"ref": "written by the request"}],
+        )
+
+    def second_writer():
+        with second.cursor() as cur:
+            cur.execute(
+                "UPDATE res_partner SET ref = 'second' WHERE id = %s", (partner_id,)
+            )
+
+    try:
+        first.cursor().execute(
+            "UPDATE res_partner SET ref = 'first' WHERE id = %s", (partner_id,)
+        )
+        thread = threading.Thread(target=request)
+        thread.start()
+        _wait_until(lambda: _waiting("pk1|http|res.partner.write"), WAIT_S, "no wait")
+        queued = threading.Thread(target=second_writer)
+        queued.start()  # queues behind the request
+        _wait_until(lambda: _waiting("peak-test-second"), WAIT_S, "second not queued")
+        first.commit()  # the request fails, the second writer takes the row
+        queued.join(WAIT_S)
+        _wait_until(
+            lambda: _totals()["interactive"] == before["interactive"] + 1,
+            WAIT_S,
+            "the first conflict was not counted",
+        )
+        _wait_until(
+            lambda: _waiting("pk1|http|res.partner.write"), WAIT_S, "no retry waited"
+        )
+        second.commit()  # the retry fails too
+        thread.join(WAIT_S)
+    finally:
+        first.close()
+        second.close()
+    assert result.get("value") is True  # the third try succeeded
+    assert _totals()["interactive"] == before["interactive"] + 1
+    ref = _sql("SELECT ref FROM res_partner WHERE id = %s", (partner_id,))
+    assert ref[0][0] == "written by the request"
