@@ -4,7 +4,8 @@ One seeded distributor database (``peak-rehearsal seed``) is copied afresh
 for every mode, so every mode starts from the same stock, orders and
 sequences. On each copy: a web server for the users, a job server for
 queue_job (``odoo_stack.OdooPair``), then ``peak-rehearsal run`` with the
-profile (default ``distributor.yaml``), in four modes side by side:
+profile (default ``black-friday.yaml``: distributor.yaml's people, a season
+day's background), in four modes side by side:
 
 - ``baseline``: the users alone, no background job;
 - ``ungoverned``: the profile's background jobs, no governor;
@@ -63,7 +64,7 @@ WARM_CALLS = 24
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--profile", type=Path, default=PROFILES / "distributor.yaml")
+    parser.add_argument("--profile", type=Path, default=PROFILES / "black-friday.yaml")
     parser.add_argument("--slo", type=Path, default=PROFILES / "slo.yaml")
     parser.add_argument("--scale", default="1")
     parser.add_argument("--modes", default=",".join(MODES))

@@ -188,6 +188,10 @@ def test_shipped_files_load():
     assert distributor.multiplier("warehouse", 100) == 2.0
     assert distributor.multiplier("finance", 250) == 3.0
     assert len(distributor.job_schedule()) == 70
+    # make bench-real's: the same people, a season day's background.
+    season = load_profile(shipped("black-friday.yaml"))
+    assert season.flows == distributor.flows
+    assert len(season.job_schedule()) == 258
     assert load_slo(shipped("slo.yaml")).steps["order.confirm"] == {"p95_ms": 2000}
-    with pytest.raises(InputError, match="shipped: distributor.yaml"):
+    with pytest.raises(InputError, match="shipped: black-friday.yaml, distributor"):
         shipped("nope.yaml")
