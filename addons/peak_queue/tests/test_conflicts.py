@@ -146,20 +146,26 @@ def _http_port(proc):
     return int(next(a for a in proc.args if a.startswith("--http-port=")).split("=")[1])
 
 
-def test_request_that_loses_its_row_is_counted_and_retried(odoo_server):  # noqa: F811
-    partner_id = _partner()
-    before = _totals()
-    result = {}
+def _write_in_thread(server, partner_id, result):
+    """A thread (not started) in which a user writes the partner over
+    JSON-RPC; ``result["value"]`` is what Odoo answered."""
 
     def request():
         result["value"] = _call_kw(
-            _http_port(odoo_server),
+            _http_port(server),
             "res.partner",
             "write",
             [[partner_id], {"ref": "written by the request"}],
         )
 
-    thread = threading.Thread(target=request)
+    return threading.Thread(target=request)
+
+
+def test_request_that_loses_its_row_is_counted_and_retried(odoo_server):  # noqa: F811
+    partner_id = _partner()
+    before = _totals()
+    result = {}
+    thread = _write_in_thread(odoo_server, partner_id, result)
     with _row_taken_then_committed(partner_id, "pk1|http|res.partner.write"):
         thread.start()
     thread.join(WAIT_S)
@@ -213,14 +219,6 @@ def test_a_request_retried_twice_counts_once(odoo_server):  # noqa: F811
     second = psycopg2.connect(**dict(params, application_name="peak-test-second"))
     result = {}
 
-    def request():
-        result["value"] = _call_kw(
-            _http_port(odoo_server),
-            "res.partner",
-            "write",
-            [[partner_id], {"ref": "written by the request"}],
-        )
-
     def second_writer():
         with second.cursor() as cur:
             cur.execute(
@@ -231,7 +229,7 @@ def test_a_request_retried_twice_counts_once(odoo_server):  # noqa: F811
         first.cursor().execute(
             "UPDATE res_partner SET ref = 'first' WHERE id = %s", (partner_id,)
         )
-        thread = threading.Thread(target=request)
+        thread = _write_in_thread(odoo_server, partner_id, result)
         thread.start()
         _wait_until(lambda: _waiting("pk1|http|res.partner.write"), WAIT_S, "no wait")
         queued = threading.Thread(target=second_writer)
