@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime
 
 import gevent
+import gevent.event
 from locust.env import Environment
 
 from . import __version__, dataset, stats
@@ -28,6 +29,7 @@ QUEUE_SAMPLE_S = 1.0
 LOCK_SAMPLE_S = 0.5
 PROGRESS_S = 10.0
 GRACE_S = 30.0  # users still in a step at the end get this long to finish
+HELPERS_STOP_S = 10.0  # enqueuer and samplers end their call in progress
 MAX_MESSAGES = 5  # error messages kept per step and kind
 
 
@@ -149,14 +151,19 @@ class Rehearsal:
         start_wall = time.time()
         context.started = time.monotonic()
         runner.start(users, spawn_rate=max(1, users))
+        stop = gevent.event.Event()
         helpers = [
-            gevent.spawn(self._background, rpc, context),
-            gevent.spawn(self._watch, queue, locks, context),
+            gevent.spawn(self._background, rpc, context, stop),
+            gevent.spawn(self._watch, queue, locks, context, stop),
         ]
         try:
             self._wait(context, queue)
         finally:
             runner.quit()  # users finish their step, GRACE_S at most
+            # Let the helpers end between two calls: one killed in the middle
+            # of a query would leave its connection busy for the summary.
+            stop.set()
+            gevent.joinall(helpers, timeout=HELPERS_STOP_S)
             gevent.killall(helpers, timeout=5)
         end_wall = time.time()
         final = queue.sample(context.elapsed())
@@ -207,11 +214,12 @@ class Rehearsal:
             f"backlog {backlog}, waves: {waves}"
         )
 
-    def _background(self, rpc, context):
+    def _background(self, rpc, context, stop):
         """Enqueue each wave's jobs at their instants, through the addon."""
         schedule = [] if self.args.no_background else self.profile.job_schedule()
         for index, (at, kind) in enumerate(schedule):
-            gevent.sleep(max(0.0, at - context.elapsed()))
+            if stop.wait(max(0.0, at - context.elapsed())):
+                return
             if context.elapsed() >= self.profile.duration:
                 return
             job = self.profile.background[kind]
@@ -227,8 +235,10 @@ class Rehearsal:
                 if self.background_errors[kind] == 1:
                     self.progress(f"background: enqueuing {kind} failed: {exc}")
 
-    def _watch(self, queue, locks, context):
+    def _watch(self, queue, locks, context, stop):
         for tick in itertools.count():
+            if stop.is_set():
+                return
             t = context.elapsed()
             try:
                 if tick % round(QUEUE_SAMPLE_S / LOCK_SAMPLE_S) == 0:
@@ -237,7 +247,7 @@ class Rehearsal:
                     locks.sample()
             except Exception as exc:  # a sample lost is not a run lost
                 _logger.warning("sampling failed: %s", exc)
-            gevent.sleep(max(0.0, (tick + 1) * LOCK_SAMPLE_S - context.elapsed()))
+            stop.wait(max(0.0, (tick + 1) * LOCK_SAMPLE_S - context.elapsed()))
 
     def results(self, context, queue, final, observed, target):
         profile = self.profile
