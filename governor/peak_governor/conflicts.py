@@ -7,9 +7,10 @@ failure, Odoo rolls its transaction back and retries it after a random sleep
 of up to 2 s (then 4, 8, 16).  ``pg_locks`` shows nothing; the picker waits
 all the same.  On ``make bench-real`` the governor saw 1 to 12 lock waits per
 5-minute run while users slept 120-150 s in such retries (docs in
-``bench/README.md``).  peak_queue counts these conflicts per protected class
-(contract v3); the sensor reports the increments (``Sample.conflicts_delta``)
-and the jobs inside a transaction (``Sample.busy_jobs``).
+``bench/README.md``).  peak_queue counts these conflicts per protected class,
+a request once however often Odoo retries it (contract v3); the sensor
+reports the increments (``Sample.conflicts_delta``) and the jobs inside a
+transaction (``Sample.busy_jobs``).
 
 Suspects
     A conflict names no blocker: the winner has committed by the time the
@@ -24,9 +25,9 @@ Level
     in the cycle it is seen: Odoo's first retry sleeps 1 s on average, what a
     1 s lock wait costs.
 Demand gate
-    One conflict is a coincidence; :data:`CONFLICT_WAVE` of protected work
-    within :data:`CONFLICT_WINDOW_S` while lower-class jobs were running are
-    a collision pattern, and open the gate (``demand.gate = "conflicts"``)
+    One conflict is a coincidence; :data:`CONFLICT_WAVE` requests (or jobs)
+    of protected work within :data:`CONFLICT_WINDOW_S` while lower-class jobs
+    were running are a collision pattern, and open the gate (``demand.gate = "conflicts"``)
     like a wave of lock waits does.  A new lease is taken in a cycle that saw
     a new conflict; holding, renewing and releasing follow the usual rules.
 """

@@ -352,8 +352,9 @@ $$;
 
 -- Conflicts (v3): protected work that lost its transaction to a concurrent
 -- one (serialization failure, deadlock, lock timeout: what Odoo retries after
--- a random sleep). peak_queue draws one value per conflict (lib/conflicts.py);
--- nextval survives the rollback that follows, so the count is exact.
+-- a random sleep). peak_queue draws one value per request that suffers it
+-- (once however often it is retried) or job run (lib/conflicts.py); nextval
+-- survives the rollback that follows, so the count is exact.
 CREATE SEQUENCE IF NOT EXISTS peak_queue_conflicts_interactive;
 CREATE SEQUENCE IF NOT EXISTS peak_queue_conflicts_critical;
 CREATE SEQUENCE IF NOT EXISTS peak_queue_conflicts_operational;
