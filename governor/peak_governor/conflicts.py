@@ -27,9 +27,10 @@ Level
 Demand gate
     One conflict is a coincidence; :data:`CONFLICT_WAVE` requests (or jobs)
     of protected work within :data:`CONFLICT_WINDOW_S` while lower-class jobs
-    were running are a collision pattern, and open the gate (``demand.gate = "conflicts"``)
-    like a wave of lock waits does.  A new lease is taken in a cycle that saw
-    a new conflict; holding, renewing and releasing follow the usual rules.
+    were running are a collision pattern, and open the gate
+    (``demand.gate = "conflicts"``) like a wave of lock waits does.  A new
+    lease is taken in a cycle that saw a new conflict; holding, renewing and
+    releasing follow the usual rules.
 """
 
 from collections import deque
