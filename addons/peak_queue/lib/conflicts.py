@@ -34,6 +34,12 @@ SEQUENCES = {
 }
 
 
+def totals(cr) -> dict[str, int]:
+    """Conflicts per protected class since install (``peak_queue_conflicts()``)."""
+    cr.execute("SELECT priority_class, conflicts FROM peak_queue_conflicts()")
+    return {cls: int(total) for cls, total in cr.fetchall()}
+
+
 def is_conflict(exc: BaseException) -> bool:
     """Whether ``exc`` is a failure Odoo answers by retrying the transaction."""
     return getattr(exc, "pgcode", None) in CONFLICT_CODES

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from odoo import _, api, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.peak_queue.lib import conflicts as peak_conflicts
+
 _logger = logging.getLogger(__name__)
 
 TARGET_PARAM = "peak_rehearsal.target"
@@ -179,10 +181,7 @@ class PeakRehearsal(models.AbstractModel):
         """Times protected work lost its transaction to a concurrent one and
         Odoo retried it, per class, since install (peak_queue's counters)."""
         self._check_system()
-        self.env.cr.execute(
-            "SELECT priority_class, conflicts FROM peak_queue_conflicts()"
-        )
-        return {cls: int(total) for cls, total in self.env.cr.fetchall()}
+        return peak_conflicts.totals(self.env.cr)
 
     @api.model
     def job_stats(self, since):
