@@ -237,8 +237,6 @@ class Rehearsal:
 
     def _watch(self, queue, locks, context, stop):
         for tick in itertools.count():
-            if stop.is_set():
-                return
             t = context.elapsed()
             try:
                 if tick % round(QUEUE_SAMPLE_S / LOCK_SAMPLE_S) == 0:
@@ -247,7 +245,8 @@ class Rehearsal:
                     locks.sample()
             except Exception as exc:  # a sample lost is not a run lost
                 _logger.warning("sampling failed: %s", exc)
-            stop.wait(max(0.0, (tick + 1) * LOCK_SAMPLE_S - context.elapsed()))
+            if stop.wait(max(0.0, (tick + 1) * LOCK_SAMPLE_S - context.elapsed())):
+                return
 
     def results(self, context, queue, final, observed, target):
         profile = self.profile
