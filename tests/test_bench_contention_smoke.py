@@ -93,7 +93,7 @@ def test_peak_contention_smoke(tmp_path):
         figures = result["scenarios"][scenario]["figures"]
         for figure in FIGURES:
             assert set(figures[figure]) == {"median", "min", "max", "values"}
-    assert result["policy"]["pre_window_drain"] is True
+    assert result["policy"]["drain"] == "auto"
     assert result["policy"]["preempt_after"] == 0.0
     for key in ("cpus", "memory_gb", "postgresql", "python"):
         assert result["machine"][key], key

@@ -133,20 +133,49 @@ def test_once_prints_the_sample_and_the_decision(table):
     assert "level" in out["decision"]
 
 
-def test_sigterm_releases_leases_and_exits_within_5s(table):
+def _holders(channel):
+    return sql(
+        "SELECT l.holder FROM peak_queue_lease l JOIN queue_job_channel c "
+        "ON c.id = l.channel_id WHERE c.complete_name = %s AND l.state = 'active' "
+        "AND l.expires_at > now() AT TIME ZONE 'utc'",
+        (channel,),
+    )
+
+
+def test_sigterm_hands_over_and_the_next_governor_adopts_without_a_gap(table):
     set_peak(protected=True)
-    proc = start("--lease-ttl", "60")
+    first = start("--lease-ttl", "60", instance="gov-a")
+    second = None
     try:
         with LockScene(table, job_tag("bulk", "root.bulk")) as scene:
             scene.add_waiter(INTERACTIVE)
             wait_for(lambda: "root.bulk" in leased(), 10, "never leased")
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(5)
-        assert proc.returncode == 0
-        assert leased() == {}, "SIGTERM releases"
-        assert leader() is None, "and resigns"
+            first.send_signal(signal.SIGTERM)
+            first.wait(5)
+            assert first.returncode == 0
+            assert leader() is None, "it resigns at once"
+            assert _holders("root.bulk") == [("gov-a",)], "and keeps its lease"
+            second = start("--lease-ttl", "60", instance="gov-b")
+            deadline = time.monotonic() + 10
+            # The channel stays paused throughout: no transition.
+            while _holders("root.bulk") != [("gov-b",)]:
+                assert "root.bulk" in leased(), "the channel ran in between"
+                assert time.monotonic() < deadline, "never adopted"
+                time.sleep(0.05)
+        events = sql(
+            "SELECT action, holder, reason FROM peak_queue_lease_event "
+            "WHERE channel_name = 'root.bulk' AND action IN ('created', 'released') "
+            "ORDER BY id"
+        )
+        assert events[-2:] == [
+            ("created", "gov-b", "adopted"),
+            ("released", "gov-a", "adopted by gov-b"),
+        ]
     finally:
-        proc.kill()
+        for proc in (first, second):
+            if proc:
+                proc.kill()
+                proc.wait()
 
 
 def test_killed_governor_lease_expires_by_itself(table):
@@ -242,7 +271,7 @@ def test_status_and_explain_show_the_next_drain():
         "SET value = EXCLUDED.value",
         (json.dumps(doc),),
     )
-    env = {"PEAK_GOVERNOR_DRAIN_LEAD_SECONDS": "45"}
+    env = {"PEAK_GOVERNOR_DRAIN": "45"}
     status = run_cli("status", "--dsn", dsn(user=GOVERNOR_ROLE), env=env)
     explain = run_cli("explain", "root.bulk", "--dsn", dsn(user=GOVERNOR_ROLE), env=env)
     expected = (

@@ -143,7 +143,7 @@ def test_window_opening_at_t_has_no_bulk_job_running_at_t(odoo_server):  # noqa:
     _publish_window(opens_at)
     _set_channel("root.bulk", capacity=1)
     jobs = _enqueue_slow("root.bulk", 10, job_seconds, tag)
-    policy = dataclasses.replace(FAST_POLICY, drain_lead_seconds=lead)
+    policy = dataclasses.replace(FAST_POLICY, drain=str(lead))
     config = make_config(policy=policy, instance_id=f"gov-drain-{tag}")
     stop = threading.Event()
     loop = threading.Thread(target=run, args=(config, stop), daemon=True)

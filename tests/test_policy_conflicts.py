@@ -1,14 +1,14 @@
-"""The conflicts rule (peak_governor/conflicts.py): protected work that lost its
+"""The conflicts rule (peak_governor/policy/conflicts.py): protected work that lost its
 transaction to a concurrent one, with no lock wait to see."""
 
 import dataclasses
 import random
 
-from test_policy import T0, Run, job, leased, sample
+from policy_factories import T0, Run, job, leased, sample
 
-from peak_governor.conflicts import CONFLICT_WINDOW_S, SUSPECT_MEMORY_S
 from peak_governor.model import CALM, ELEVATED
 from peak_governor.policy import Policy, PolicyConfig
+from peak_governor.policy.conflicts import CONFLICT_WINDOW_S, SUSPECT_MEMORY_S
 
 
 def conflicted(interactive=0, busy=(), **other):

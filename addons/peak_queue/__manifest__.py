@@ -3,7 +3,7 @@
     "name": "Peak Queue",
     "summary": "Priority classes, fail-safe pause leases and DB-session attribution "
     "for OCA queue_job channels",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Peak Operations",
     "website": "https://github.com/odoo-peak/odoo-peak",
     "author": "Odoo Peak",
@@ -30,6 +30,7 @@
         ],
         "web.assets_tests": [
             "peak_queue/static/src/tours/channels_banner_tour.js",
+            "peak_queue/static/src/tours/governor_profile_tour.js",
         ],
     },
     # Patches queue_job's jobrunner so leases hold and expire inside it: load

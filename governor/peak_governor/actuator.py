@@ -40,9 +40,11 @@ class Actuator:
         lease_ttl: int,
         leader_ttl: int,
         dry_run: bool = False,
+        profile: str | None = None,
     ):
         self.database = database
         self.holder = holder
+        self.profile = profile  # reported with the heartbeat, for Settings
         self.lease_ttl = lease_ttl
         self.leader_ttl = leader_ttl
         self.dry_run = dry_run
@@ -150,7 +152,10 @@ class Actuator:
         ):
             return last[2]
         with conn.cursor() as cur:
-            cur.execute(contract.HEARTBEAT_SQL, (self.holder, self.leader_ttl, level))
+            cur.execute(
+                contract.HEARTBEAT_SQL,
+                (self.holder, self.leader_ttl, level, self.profile),
+            )
             is_leader, leader, _expires = cur.fetchone()
         if not is_leader:
             _logger.debug("database %s is led by %s", self.database, leader)
@@ -250,6 +255,29 @@ class Actuator:
         with conn.cursor() as cur:
             cur.execute(contract.RELEASE_SQL, (channel, self.holder, reason))
             return cur.fetchone()[0]
+
+    def adopt(self, conn, lease) -> None:
+        """Take over a predecessor's lease: ours first, then release theirs,
+        so that the channel never runs in between (handover.py)."""
+        evidence = dict(lease.evidence, adopted_from=lease.holder)
+        self._lease(
+            conn,
+            Action("lease", lease.channel, "adopted", evidence, trickle=lease.trickle),
+        )
+        with conn.cursor() as cur:
+            cur.execute(
+                contract.RELEASE_SQL,
+                (lease.channel, lease.holder, f"adopted by {self.holder}"[:512]),
+            )
+
+    def resign(self, conn) -> None:
+        """Give up leadership, keep the leases (a successor adopts them, or
+        they expire within the lease TTL)."""
+        if self.dry_run:
+            return
+        with conn.cursor() as cur:
+            cur.execute(contract.RESIGN_SQL, (self.holder,))
+        self._heartbeat = None
 
     def release_all(self, conn, reason: str) -> int:
         """Release every lease of this governor and resign leadership."""

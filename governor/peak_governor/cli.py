@@ -162,8 +162,9 @@ def load_config(args, environ=os.environ) -> Config:
     if not config.databases or getattr(args, "skip_odoo_settings", False):
         return config
     # Policy: Odoo parameters of the first database, below env and flags.
-    policy = apply_policy_settings(PolicyConfig(), _odoo_policy_settings(config))
-    policy = apply_policy_settings(policy, overrides)
+    # One merge, then one application: the profile first, whatever its source.
+    merged = {**_odoo_policy_settings(config), **overrides}
+    policy = apply_policy_settings(PolicyConfig(), merged)
     return dataclasses.replace(config, policy=policy).validate()
 
 
@@ -261,7 +262,7 @@ def cmd_run(config: Config) -> int:
     stop = threading.Event()
 
     def _stop(signum, _frame):
-        _logger.info("%s received, releasing leases", signal.Signals(signum).name)
+        _logger.info("%s received, stopping", signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
@@ -328,6 +329,7 @@ def cmd_status(config: Config) -> int:
         if leader and leader[2] > 0:
             print(
                 f"  leader   {leader[0]} (level {leader[1] or 'unknown'}, "
+                f"profile {leader[3] or 'unknown'}, "
                 f"leadership for {leader[2]:.0f}s more)"
             )
         else:

@@ -19,7 +19,7 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-from .policy import PolicyConfig
+from .policy import PolicyConfig, with_profile
 
 ENV_PREFIX = "PEAK_GOVERNOR_"
 ODOO_PREFIX = "peak_governor."
@@ -125,7 +125,16 @@ def _convert(name: str, raw, kind: type, source: str):
 def apply_policy_settings(policy: PolicyConfig, values: dict[str, tuple[str, object]]):
     """Return ``policy`` with ``{flat_name: (source, raw value)}`` applied."""
     known = policy_fields()
+    if "profile" in values:
+        # A profile sets defaults: explicit settings, applied after it, win.
+        source, raw = values["profile"]
+        try:
+            policy = with_profile(policy, str(raw).strip())
+        except ValueError as exc:
+            raise ConfigError(f"{source} {exc}") from None
     for name, (source, raw) in values.items():
+        if name == "profile":
+            continue
         if name not in known:
             raise ConfigError(f"{source} {name} is not a governor setting")
         path, kind = known[name]

@@ -4,7 +4,7 @@ Every statement the governor sends to the lease tables lives here, so that one
 test can hold them against the contract document.
 """
 
-CONTRACT_VERSION = 3
+CONTRACT_VERSION = 4
 LEASE_NOTIFY_CHANNEL = "peak_queue_lease"
 
 CONTRACT_VERSION_SQL = "SELECT peak_queue_contract_version()"
@@ -19,7 +19,7 @@ ACTIVE_LEASES_SQL = (
 )
 HEARTBEAT_SQL = (
     "SELECT is_leader, leader, leader_expires_at "
-    "FROM peak_queue_governor_heartbeat(%s, %s, %s)"
+    "FROM peak_queue_governor_heartbeat(%s, %s, %s, %s)"
 )
 RESIGN_SQL = "SELECT peak_queue_governor_resign(%s)"
 # Conflicts of protected work per class since install (contract v3).
@@ -35,8 +35,26 @@ HELD_LEASES_SQL = (
     " ON c.id = l.channel_id WHERE l.holder = %s AND l.state = 'active'"
     " AND l.expires_at > (now() AT TIME ZONE 'utc')"
 )
+# Recovery at a new leader's start (v4): every active lease a governor took
+# (its evidence carries the policy's ``backoff``), ours or a predecessor's,
+# with how long ago it was last written.
+GOVERNOR_LEASES_SQL = (
+    "SELECT c.complete_name, l.holder, l.reason, l.evidence, l.trickle,"
+    " EXTRACT(EPOCH FROM (now() AT TIME ZONE 'utc') - l.write_date)"
+    " FROM peak_queue_lease l JOIN queue_job_channel c ON c.id = l.channel_id"
+    " WHERE l.state = 'active' AND l.expires_at > (now() AT TIME ZONE 'utc')"
+    " AND l.evidence ? 'backoff'"
+)
+# The newest governor lease event: a release of everything tells when.
+LAST_GOVERNOR_EVENT_SQL = (
+    "SELECT action, evidence,"
+    " EXTRACT(EPOCH FROM (now() AT TIME ZONE 'utc') - create_date)"
+    " FROM peak_queue_lease_event WHERE evidence ? 'backoff'"
+    " ORDER BY id DESC LIMIT 1"
+)
 LEADER_SQL = (
-    "SELECT holder, level, EXTRACT(EPOCH FROM expires_at - (now() AT TIME ZONE 'utc'))"
+    "SELECT holder, level, EXTRACT(EPOCH FROM expires_at - (now() AT TIME ZONE 'utc')),"
+    " profile"
     " FROM peak_queue_governor_leader"
 )
 # The history without renewals (one per cycle: they would push the lease that
@@ -82,7 +100,7 @@ SELECT f.fn || ' EXECUTE' FROM (VALUES
     ('peak_queue_lease_acquire(text, text, text, jsonb, integer, boolean)'),
     ('peak_queue_lease_release(text, text, text)'),
     ('peak_queue_lease_expire()'),
-    ('peak_queue_governor_heartbeat(text, integer, text)'),
+    ('peak_queue_governor_heartbeat(text, integer, text, text)'),
     ('peak_queue_governor_resign(text)'),
     ('peak_queue_job_preempt(integer, text, text, text, jsonb)'),
     ('peak_queue_conflicts()')

@@ -14,7 +14,7 @@ import time
 
 import psycopg
 
-from . import contract
+from . import contract, handover
 from .actuator import Actuator, ContractError
 from .config import Config
 from .model import CALM, Decision, LeaseState, Sample
@@ -58,6 +58,7 @@ class DatabaseGovernor:
             config.lease_ttl,
             config.leader_ttl,
             dry_run=config.dry_run,
+            profile=config.policy.profile,
         )
         self.conn: psycopg.Connection | None = None
         self.level = CALM
@@ -72,6 +73,7 @@ class DatabaseGovernor:
         # renews and releases exactly as it would for real.
         self._dry_leases: dict[str, LeaseState] = {}
         self._holding = False
+        self._took_over = False  # resumed a predecessor's episode (handover.py)
 
     # --- connection ----------------------------------------------------------
 
@@ -151,6 +153,11 @@ class DatabaseGovernor:
         if now - self._job_p95_at > JOB_DURATIONS_REFRESH_S:
             self._job_p95_at = now
             self.job_p95 = self.actuator.job_p95(conn, self.job_p95)
+        if not self._took_over and not self.config.dry_run:
+            # At its first cycle as leader: adopt what a predecessor holds.
+            if self.actuator.heartbeat(conn, self.level):
+                handover.take_over(conn, self.actuator, self.policy, now)
+                self._took_over = True
         held = self._held(conn)
         decision = self.policy.decide(
             sample,
@@ -236,6 +243,25 @@ class DatabaseGovernor:
             },
         )
 
+    def hand_over(self) -> int:
+        """Resign and keep the leases for the next leader (handover.py);
+        returns how many are left. Bounded by the statement timeout."""
+        if self.conn is None or self.conn.closed:
+            return 0
+        try:
+            left = len(self._held(self.conn))
+            self.actuator.resign(self.conn)
+        except psycopg.Error as exc:
+            _logger.warning(
+                "could not resign on %s: %s (leadership expires by itself)",
+                self.database,
+                exc,
+            )
+            left = 0
+        finally:
+            self.conn.close()
+        return left
+
     def shutdown(self, reason: str = "governor stopping") -> int:
         """Release this governor's leases and resign; bounded by the statement
         timeout. Returns how many leases were released."""
@@ -275,14 +301,16 @@ def run(config: Config, stop: threading.Event, metrics=None, health=None) -> int
     finally:
         if not config.once:
             for governor in governors:
-                released = governor.shutdown()
-                if released:
+                left = governor.hand_over()
+                if left:
                     _logger.info(
-                        "released %s lease(s) on %s",
-                        released,
+                        "leaving %s lease(s) on %s to the next governor (they "
+                        "expire within %s s unless it adopts them)",
+                        left,
                         governor.database,
+                        config.lease_ttl,
                         extra={
-                            "event": "released_on_stop",
+                            "event": "handed_over",
                             "database": governor.database,
                         },
                     )

@@ -12,7 +12,7 @@
 -- functions are the only way to write a lease, an event or the leader row.
 
 CREATE OR REPLACE FUNCTION peak_queue_contract_version() RETURNS integer
-LANGUAGE sql IMMUTABLE AS $$ SELECT 3 $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT 4 $$;
 
 -- The priority class of a channel: its own, else its closest ancestor's,
 -- else 'operational' (the documented default, e.g. for jobs in root).
@@ -232,12 +232,16 @@ CREATE TABLE IF NOT EXISTS peak_queue_governor_leader (
 );
 ALTER TABLE peak_queue_governor_leader ADD COLUMN IF NOT EXISTS level varchar;
 ALTER TABLE peak_queue_governor_leader ADD COLUMN IF NOT EXISTS heartbeat_at timestamp;
+-- v4: the leader's profile (balanced, pickers_first, observe), for Settings.
+ALTER TABLE peak_queue_governor_leader ADD COLUMN IF NOT EXISTS profile varchar;
 
 -- p_level: the leader's current contention level, shown by `peak-governor
--- status` and the Channels view.
+-- status` and the Channels view; p_profile: the profile it runs (v4).
 DROP FUNCTION IF EXISTS peak_queue_governor_heartbeat(text, integer);
+DROP FUNCTION IF EXISTS peak_queue_governor_heartbeat(text, integer, text);
 CREATE OR REPLACE FUNCTION peak_queue_governor_heartbeat(
-    p_holder text, p_ttl_seconds integer, p_level text DEFAULT NULL)
+    p_holder text, p_ttl_seconds integer, p_level text DEFAULT NULL,
+    p_profile text DEFAULT NULL)
 RETURNS TABLE (is_leader boolean, leader text, leader_expires_at timestamp)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
 AS $$
@@ -252,16 +256,21 @@ BEGIN
         RAISE EXCEPTION 'peak lease: leadership ttl must be between 1 and 600 seconds'
             USING ERRCODE = '22023';
     END IF;
+    IF length(p_profile) > 32 THEN
+        RAISE EXCEPTION 'peak lease: profile must be at most 32 characters'
+            USING ERRCODE = '22023';
+    END IF;
     INSERT INTO peak_queue_governor_leader AS g
-        (id, holder, since, expires_at, level, heartbeat_at)
+        (id, holder, since, expires_at, level, heartbeat_at, profile)
     VALUES (1, p_holder, v_now, v_now + make_interval(secs => p_ttl_seconds),
-            p_level, v_now)
+            p_level, v_now, p_profile)
     ON CONFLICT (id) DO UPDATE
        SET holder = EXCLUDED.holder,
            since = CASE WHEN g.holder = EXCLUDED.holder THEN g.since ELSE v_now END,
            expires_at = EXCLUDED.expires_at,
            level = EXCLUDED.level,
-           heartbeat_at = v_now
+           heartbeat_at = v_now,
+           profile = EXCLUDED.profile
      WHERE g.holder = EXCLUDED.holder OR g.expires_at <= v_now;
     RETURN QUERY SELECT g.holder = p_holder, g.holder::text, g.expires_at
                    FROM peak_queue_governor_leader g WHERE g.id = 1;
@@ -382,7 +391,7 @@ REVOKE ALL ON FUNCTION
     peak_queue_lease_acquire(text, text, text, jsonb, integer, boolean),
     peak_queue_lease_release(text, text, text),
     peak_queue_lease_expire(),
-    peak_queue_governor_heartbeat(text, integer, text),
+    peak_queue_governor_heartbeat(text, integer, text, text),
     peak_queue_governor_resign(text),
     peak_queue_job_preempt(integer, text, text, text, jsonb),
     peak_queue_conflicts()

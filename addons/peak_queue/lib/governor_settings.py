@@ -9,9 +9,10 @@ is false and Settings says so instead of guessing.
 
 try:
     from peak_governor.config import ConfigError, apply_policy_settings, policy_fields
-    from peak_governor.policy import PolicyConfig
+    from peak_governor.policy import SUMMARIES, PolicyConfig
 except ImportError:  # an Odoo image without the governor package
     PolicyConfig = None
+    SUMMARIES = {}
 
 #: Settings field -> the governor's flat setting name (system parameter
 #: ``peak_governor.<name>``, flag ``--<name>``, env ``PEAK_GOVERNOR_<NAME>``).
@@ -22,6 +23,42 @@ EDITABLE = {
     "peak_governor_max_pause": "max_pause_seconds",
 }
 PARAM_PREFIX = "peak_governor."
+#: The two choices an operator makes (system parameters ``peak_governor.profile``
+#: and ``peak_governor.drain``); unset means the governor's default.
+PROFILE_PARAM = PARAM_PREFIX + "profile"
+DRAIN_PARAM = PARAM_PREFIX + "drain"
+PROFILES = [
+    ("balanced", "Balanced"),
+    ("pickers_first", "Pickers first"),
+    ("observe", "Observe only"),
+]
+DEFAULT_PROFILE = "balanced"
+DRAIN_MODES = [("auto", "Automatic"), ("off", "Off"), ("fixed", "Fixed lead")]
+
+
+def profile_summary(profile: str) -> str:
+    """The governor's one-line explanation of ``profile`` ("" without it)."""
+    return SUMMARIES.get(profile or DEFAULT_PROFILE, "")
+
+
+def drain_from_param(raw) -> tuple[str, float]:
+    """(mode, seconds) of a stored ``drain`` value; unset is ``auto``."""
+    text = str(raw or "auto").strip().lower()
+    if text in ("auto", "off"):
+        return text, 0.0
+    try:
+        return "fixed", float(text)
+    except ValueError:
+        return "auto", 0.0  # the governor refuses it at start, and says why
+
+
+def drain_to_param(mode: str, seconds: float) -> str | bool:
+    """The value to store for (mode, seconds); False unsets (auto)."""
+    if mode == "off":
+        return "off"
+    if mode == "fixed":
+        return f"{seconds:g}"
+    return False
 
 
 def available() -> bool:
@@ -42,7 +79,7 @@ def defaults() -> dict[str, float]:
     return out
 
 
-def refusal(values: dict[str, float]) -> str | None:
+def refusal(values: dict[str, float | str]) -> str | None:
     """The governor's own message refusing ``{setting name: value}``, or None
     when it would start with them (None too when it is not installed here)."""
     if PolicyConfig is None:

@@ -40,7 +40,7 @@ class PeakGovernorStatus(models.AbstractModel):
             """
             SELECT holder, level,
                    EXTRACT(EPOCH FROM (now() AT TIME ZONE 'utc') - heartbeat_at),
-                   expires_at > (now() AT TIME ZONE 'utc')
+                   expires_at > (now() AT TIME ZONE 'utc'), profile
               FROM peak_queue_governor_leader WHERE id = 1
             """
         )
@@ -48,7 +48,7 @@ class PeakGovernorStatus(models.AbstractModel):
         if row is None:
             governor = {"state": "never", "holder": False}
         else:
-            holder, level, age, current = row
+            holder, level, age, current, profile = row
             age = float(age) if age is not None else None
             stale = not current or age is None or age > STALE_HEARTBEAT_S
             governor = {
@@ -56,6 +56,7 @@ class PeakGovernorStatus(models.AbstractModel):
                 "holder": holder,
                 "level": level or "normal",
                 "heartbeat_age_s": round(age, 1) if age is not None else None,
+                "profile": profile or False,
             }
         cr.execute(
             "SELECT channel, remaining_seconds, trickle FROM peak_queue_active_leases()"
@@ -119,9 +120,10 @@ class PeakGovernorStatus(models.AbstractModel):
         else:
             headline = _(
                 "Governor %(holder)s is leading: contention %(level)s, "
-                "heartbeat %(age)s s ago.",
+                "profile %(profile)s, heartbeat %(age)s s ago.",
                 holder=governor["holder"],
                 level=governor["level"],
+                profile=governor["profile"] or _("unknown"),
                 age=governor["heartbeat_age_s"],
             )
             tone = "danger" if governor["level"] == "severe" else "info"

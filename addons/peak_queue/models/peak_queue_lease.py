@@ -39,7 +39,7 @@ GOVERNOR_FUNCTIONS = [
     "peak_queue_lease_acquire(text, text, text, jsonb, integer, boolean)",
     "peak_queue_lease_release(text, text, text)",
     "peak_queue_lease_expire()",
-    "peak_queue_governor_heartbeat(text, integer, text)",
+    "peak_queue_governor_heartbeat(text, integer, text, text)",
     "peak_queue_governor_resign(text)",
     "peak_queue_job_preempt(integer, text, text, text, jsonb)",
     "peak_queue_conflicts()",

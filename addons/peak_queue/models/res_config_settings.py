@@ -15,6 +15,26 @@ class ResConfigSettings(models.TransientModel):
     # Read by the governor at start, below its flags and env and above its
     # defaults (governor/README.md). A value equal to the governor's default
     # is stored as "unset", so a later default applies to it.
+    peak_governor_profile = fields.Selection(
+        governor_settings.PROFILES,
+        "Governor profile",
+        help="Balanced: pause low-priority channels for waves of waiting order "
+        "work. Pickers first: also preempt the low-priority job a lone picker "
+        "waits on (it runs again later). Observe only: measure, never act.",
+    )
+    peak_governor_profile_note = fields.Char(
+        compute="_compute_peak_governor_profile_note", string="Profile in a line"
+    )
+    peak_governor_drain_mode = fields.Selection(
+        governor_settings.DRAIN_MODES,
+        "Drain before windows",
+        help="Before a fulfillment window opens, pause background and bulk "
+        "channels so running jobs finish first. Automatic: the lead comes from "
+        "recent job durations.",
+    )
+    peak_governor_drain_seconds = fields.Float(
+        "Drain lead (s)", help="With a fixed lead: how long before the window."
+    )
     peak_governor_elevated_age = fields.Float(
         "Elevated after (s)",
         help="In a fulfillment window, contention is elevated once order work "
@@ -42,6 +62,13 @@ class ResConfigSettings(models.TransientModel):
         string="Governor status",
         sanitize=False,
     )
+
+    @api.depends("peak_governor_profile")
+    def _compute_peak_governor_profile_note(self):
+        for settings in self:
+            settings.peak_governor_profile_note = governor_settings.profile_summary(
+                settings.peak_governor_profile
+            )
 
     def _compute_peak_governor_status(self):
         defaults = governor_settings.defaults()
@@ -77,6 +104,16 @@ class ResConfigSettings(models.TransientModel):
             except ValueError:
                 value = None  # the governor refuses it at start, and says why
             res[field_name] = value if value is not None else defaults.get(setting, 0.0)
+        profile = params.get_param(governor_settings.PROFILE_PARAM)
+        known = dict(governor_settings.PROFILES)
+        res["peak_governor_profile"] = (
+            profile if profile in known else governor_settings.DEFAULT_PROFILE
+        )
+        mode, seconds = governor_settings.drain_from_param(
+            params.get_param(governor_settings.DRAIN_PARAM)
+        )
+        res["peak_governor_drain_mode"] = mode
+        res["peak_governor_drain_seconds"] = seconds
         return res
 
     def set_values(self):
@@ -91,8 +128,24 @@ class ResConfigSettings(models.TransientModel):
                 params.set_param(key, False)
             else:
                 params.set_param(key, repr(value))
+        profile = self.peak_governor_profile or governor_settings.DEFAULT_PROFILE
+        params.set_param(
+            governor_settings.PROFILE_PARAM,
+            profile != governor_settings.DEFAULT_PROFILE and profile,
+        )
+        params.set_param(governor_settings.DRAIN_PARAM, self._peak_drain_param())
 
-    @api.constrains(*EDITABLE)
+    def _peak_drain_param(self):
+        return governor_settings.drain_to_param(
+            self.peak_governor_drain_mode or "auto", self.peak_governor_drain_seconds
+        )
+
+    @api.constrains(
+        *EDITABLE,
+        "peak_governor_profile",
+        "peak_governor_drain_mode",
+        "peak_governor_drain_seconds",
+    )
     def _check_governor_settings(self):
         for settings in self:
             for field_name in EDITABLE:
@@ -103,9 +156,12 @@ class ResConfigSettings(models.TransientModel):
                             settings._fields[field_name].string,
                         )
                     )
-            message = governor_settings.refusal(
-                {setting: settings[f] for f, setting in EDITABLE.items()}
+            values = {setting: settings[f] for f, setting in EDITABLE.items()}
+            values["profile"] = (
+                settings.peak_governor_profile or governor_settings.DEFAULT_PROFILE
             )
+            values["drain"] = settings._peak_drain_param() or "auto"
+            message = governor_settings.refusal(values)
             if message:
                 raise ValidationError(
                     self.env._("The governor would refuse to start: %s", message)

@@ -91,7 +91,8 @@ class TestGovernorStatus(TransactionCase):
 
     def test_leading_governor_with_level_and_lease_time_left(self):
         self.cr.execute(
-            "SELECT * FROM peak_queue_governor_heartbeat('gov-a:1', 30, 'elevated')"
+            "SELECT * FROM peak_queue_governor_heartbeat("
+            "'gov-a:1', 30, 'elevated', 'pickers_first')"
         )
         self.cr.execute(
             "SELECT * FROM peak_queue_lease_acquire("
@@ -106,7 +107,9 @@ class TestGovernorStatus(TransactionCase):
         self.assertFalse(lease["trickle"])
         self.assertTrue(100 < lease["remaining_s"] <= 120)
         html = self.status.render_html()
-        self.assertIn("gov-a:1 is leading: contention elevated", html)
+        self.assertIn(
+            "gov-a:1 is leading: contention elevated, profile pickers_first", html
+        )
         self.assertIn("root.bulk paused for", html)
 
     def test_silent_governor_reads_no_governor_seen(self):

@@ -36,7 +36,7 @@ Demand gate
 from collections import deque
 from dataclasses import dataclass
 
-from .model import Backend, Sample
+from ..model import Backend, Sample
 
 #: What one conflict costs its request: Odoo's first retry sleeps U(0, 2 s).
 CONFLICT_AGE_S = 1.0
