@@ -28,68 +28,49 @@ Without ``--db`` a throw-away ``peak_bench_<hex>`` database is created with the
 peak_dev tooling and dropped at the end, whatever happens.
 """
 
-import argparse
 import logging
 import os
 import secrets
-import shutil
-import signal
-import statistics
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import bench_machine  # noqa: E402 - beside this script
-from peak_dev import odoo as peak_odoo  # noqa: E402
-from peak_dev import postgres  # noqa: E402
-from peak_dev import settings as peak_settings  # noqa: E402
-from peak_dev.seaweed import SeaweedS3  # noqa: E402
+import bench_machine  # beside this script; puts scripts/ on the path
+import bench_stats
+from peak_dev import postgres
+from peak_dev.seaweed import SeaweedS3
 
 _logger = logging.getLogger("peak.bench")
 
 MODULES = ["queue_job", "peak_base", "peak_queue", "peak_attachment_s3"]
 DEFAULT_FILES, DEFAULT_SAMPLES, DEFAULT_ANCHOR = 3000, 200, 300
 SMOKE_FILES, SMOKE_SAMPLES, SMOKE_ANCHOR = 200, 30, 40
+FULL = {"files": DEFAULT_FILES, "samples": DEFAULT_SAMPLES}
+SMOKE = {"files": SMOKE_FILES, "samples": SMOKE_SAMPLES}
 SIZE = 50 * 1024
 BLOCK = 10
 TARGET_RATE = 200.0  # attachments/s of 50 KB (the issue's target)
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--smoke", action="store_true", help="small, for make test")
-    parser.add_argument("--db", help="existing database with peak_attachment_s3")
-    parser.add_argument("--odoo-config", help="Odoo config file for --db")
+    parser = bench_machine.arguments(
+        __doc__.split("\n\n")[0], f"{SMOKE_FILES} files, {SMOKE_SAMPLES} samples"
+    )
+    bench_machine.database_arguments(parser, MODULES)
     parser.add_argument("--files", type=int, help="attachments to migrate")
     parser.add_argument("--samples", type=int, help="latency samples per mode")
-    parser.add_argument(
-        "--output", type=Path, default=ROOT / "bench" / "results", help="directory"
-    )
-    parser.add_argument("--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    args.files = args.files or (SMOKE_FILES if args.smoke else DEFAULT_FILES)
-    args.samples = args.samples or (SMOKE_SAMPLES if args.smoke else DEFAULT_SAMPLES)
+    parser.add_argument("--verbose", action="store_true", help="Odoo logs at INFO")
+    args = bench_machine.parse(parser, argv, SMOKE, FULL)
     args.anchor = min(args.files, SMOKE_ANCHOR if args.smoke else DEFAULT_ANCHOR)
     return args
 
 
-def _percentile(samples, pct):
-    ordered = sorted(samples)
-    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def _stats(samples_s):
     ms = [s * 1000 for s in samples_s]
+    # p95 at the nearest rank, as the committed results were computed.
     return {
         "samples": len(ms),
-        "p50_ms": round(statistics.median(ms), 3),
-        "p95_ms": round(_percentile(ms, 95), 3),
-        "max_ms": round(max(ms), 3),
+        "p50_ms": round(bench_stats.percentile(ms, 50), 3),
+        **bench_stats.latency(ms, pcts=(95,), method="nearest"),
     }
 
 
@@ -233,14 +214,7 @@ class Bench:
 
 
 def run_benchmark(config, db_name, args, server):
-    import odoo
-
-    odoo.tools.config.parse_config(
-        ["-c", str(config), "-d", db_name], setup_logging=False
-    )
-    logging.getLogger("odoo").setLevel(
-        logging.INFO if args.verbose else logging.WARNING
-    )
+    odoo = bench_machine.odoo_for(config, db_name, args.verbose)
     registry = odoo.modules.registry.Registry(db_name)
     cr = registry.cursor()
     try:
@@ -248,19 +222,16 @@ def run_benchmark(config, db_name, args, server):
         if "peak_attachment_s3" not in env.registry._init_modules:
             raise RuntimeError(f"peak_attachment_s3 is not installed in {db_name}")
         cr.execute("SHOW server_version")
-        machine = {
-            **bench_machine.host(),
-            "postgresql": cr.fetchone()[0],
-            "odoo": odoo.release.version,
-            "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
-        }
+        machine = bench_machine.machine(
+            postgresql=cr.fetchone()[0], odoo=odoo.release.version
+        )
         bench = Bench(env, server, args.files, args.samples, args.anchor)
         timings = bench.latency()
         migration = bench.migration()
     finally:
         cr.rollback()
         cr.close()
-    machine["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    machine["loadavg_1m_at_end"] = bench_machine.load_1m()
     stats = {name: _stats(values) for name, values in timings.items()}
     return {
         "payload_bytes": SIZE,
@@ -332,67 +303,28 @@ def _table(result):
     )
 
 
-def write_results(result, output, smoke):
-    return bench_machine.write_results(
-        result, output, "attachment_s3", "Attachments in S3", _table(result), smoke
-    )
-
-
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        settings = peak_settings.load()
-    except peak_settings.SettingsError as exc:
-        _logger.error("%s", exc)
+    bench_machine.begin(args.verbose)
+    settings = bench_machine.load_settings()
+    if settings is None:
         return 2
-    run_id = secrets.token_hex(4)
-    scratch = Path(tempfile.mkdtemp(prefix="peak_bench_"))
-    created_db = None
-    server = None
+    name = f"peak_bench_{secrets.token_hex(4)}"
     try:
-        server = SeaweedS3(scratch / "seaweedfs", bucket="peak-bench").start()
-        if args.db:
-            db_name = args.db
-            config = args.odoo_config or peak_odoo.write_config(
-                settings, scratch / "odoo.conf", db_name, data_dir=scratch / "data"
-            )
-        else:
-            db_name = created_db = f"peak_bench_{run_id}"
-            postgres.ensure_role(settings)
-            config = peak_odoo.write_config(
-                settings,
-                scratch / "odoo.conf",
-                db_name,
-                data_dir=scratch / "data",
-                workers=0,
-                max_cron_threads=0,
-            )
-            _logger.info("creating throw-away database %s", db_name)
-            peak_odoo.init_database(
-                settings, config, db_name, MODULES, scratch / "odoo-init.log"
-            )
-        result = run_benchmark(config, db_name, args, server)
+        with bench_machine.odoo_database(
+            settings, MODULES, name, args.db, args.odoo_config
+        ) as scratch:
+            server = SeaweedS3(scratch.dir / "seaweedfs", bucket="peak-bench").start()
+            try:
+                result = run_benchmark(scratch.config, scratch.db_name, args, server)
+            finally:
+                server.stop(grace_s=3)
     except (postgres.PostgresError, RuntimeError, TimeoutError) as exc:
         _logger.error("benchmark failed: %s", exc)
         return 1
-    finally:
-        if server is not None:
-            server.stop(grace_s=3)
-        if created_db:
-            try:
-                postgres.drop_database(settings, created_db)
-                _logger.info("dropped %s", created_db)
-            except postgres.PostgresError as exc:
-                _logger.warning("could not drop %s: %s", created_db, exc)
-        shutil.rmtree(scratch, ignore_errors=True)
-    json_path, md_path = write_results(result, args.output, args.smoke)
-    print()
-    print(_table(result))
-    _logger.info("wrote %s and %s", json_path, md_path)
+    bench_machine.publish(
+        result, args, "attachment_s3", "Attachments in S3", _table(result)
+    )
     return 0
 
 

@@ -46,7 +46,6 @@ Usage (from the repository root)::
     .venv/bin/python bench/governor_overhead.py --server shared   # PEAK_* server
 """
 
-import argparse
 import logging
 import math
 import os
@@ -63,18 +62,14 @@ import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
+import bench_machine  # beside this script; puts scripts/ on the path
+import bench_stats
 import psycopg
+from peak_dev import postgres
 from psycopg import sql
 
 from peak_governor.daemon import conninfo
 from peak_governor.sensor import Sensor
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import bench_machine  # noqa: E402 - beside this script
-from peak_dev import postgres  # noqa: E402
-from peak_dev import settings as peak_settings  # noqa: E402
 
 _logger = logging.getLogger("peak.bench")
 
@@ -123,9 +118,11 @@ class BenchError(RuntimeError):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        description="pgbench TPS with the governor's sensor at 1 Hz vs. without, "
-        "and the cost of one sample at many connections."
+    parser = bench_machine.arguments(
+        "pgbench TPS with the governor's sensor at 1 Hz vs. without, "
+        "and the cost of one sample at many connections.",
+        "2 rounds of 5 s, scale 1, 50 connections, 20 samples; "
+        "*.smoke.* output files",
     )
 
     def option(name, help_text):
@@ -163,12 +160,6 @@ def parse_args(argv):
         help=f"connection slots always left free for others (default {HEADROOM})",
     )
     parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="2 rounds of 5 s, scale 1, 50 connections, 20 samples; "
-        "*.smoke.* output files",
-    )
-    parser.add_argument(
         "--server",
         choices=SERVERS,
         default="private",
@@ -176,14 +167,7 @@ def parse_args(argv):
         "max_connections for --connections; shared: the PEAK_* server",
     )
     parser.add_argument("--pgbench", help="pgbench binary (default: the server's)")
-    parser.add_argument(
-        "--output", type=Path, default=ROOT / "bench" / "results", help="result dir"
-    )
-    args = parser.parse_args(argv)
-    sizes = SMOKE if args.smoke else DEFAULTS
-    for name, default in sizes.items():
-        if getattr(args, name) is None:
-            setattr(args, name, default)
+    args = bench_machine.parse(parser, argv, SMOKE, DEFAULTS)
     for name in ("rounds", "seconds", "scale", "clients", "jobs", "samples"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be >= 1")
@@ -197,19 +181,12 @@ def parse_args(argv):
 # -- small helpers ------------------------------------------------------------
 
 
-def _percentile(samples, pct):
-    if len(samples) == 1:
-        return samples[0]
-    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]
-
-
 def _stats(samples_ms):
-    return {
-        "p50_ms": round(_percentile(samples_ms, 50), 3),
-        "p95_ms": round(_percentile(samples_ms, 95), 3),
-        "max_ms": round(max(samples_ms), 3),
-        "samples": len(samples_ms),
-    }
+    return {**bench_stats.latency(samples_ms), "samples": len(samples_ms)}
+
+
+def _p50(samples_ms):
+    return round(bench_stats.percentile(samples_ms, 50), 3)
 
 
 def _scalar(conn, query, params=None):
@@ -468,7 +445,7 @@ def run_throughput(args, pgbench, admin, dsn, db_name):
                 if sampler is not None:
                     sampler.stop()
             entry.update(_cpu_usage(cpu_before, _cpu_times()))
-            entry["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+            entry["loadavg_1m_at_end"] = bench_machine.load_1m()
             entry["others_at_start"] = others_before
             entry["others_at_end"] = _others(admin, db_name)
             entry["checkpoints"] = _checkpoints(admin) - checkpoints_before
@@ -610,7 +587,7 @@ class SampleCost:
                 points.append(
                     {
                         "connections": clients,
-                        "idle_p50_ms": round(_percentile(total_ms, 50), 3),
+                        "idle_p50_ms": _p50(total_ms),
                     }
                 )
             # Odoo's pool keeps a request's tag on an idle connection: the
@@ -716,11 +693,11 @@ def measure_sample_cost(args, admin, dsn, db_name):
         "p50_ms": waited["p50_ms"],
         "p95_ms": waited["p95_ms"],
         "max_ms": waited["max_ms"],
-        "query_p50_ms": round(_percentile(wait_query_ms, 50), 3),
+        "query_p50_ms": _p50(wait_query_ms),
         "idle_p50_ms": idle["p50_ms"],
         "idle_p95_ms": idle["p95_ms"],
         "idle_max_ms": idle["max_ms"],
-        "idle_query_p50_ms": round(_percentile(idle_query_ms, 50), 3),
+        "idle_query_p50_ms": _p50(idle_query_ms),
         "idle_by_connections": [
             *scaling,
             {"connections": clients, "idle_p50_ms": idle["p50_ms"]},
@@ -737,14 +714,12 @@ def measure_sample_cost(args, admin, dsn, db_name):
 
 
 def _machine(admin, pgbench_version):
-    return {
-        **bench_machine.host(),
-        "postgresql": _scalar(admin, "SHOW server_version"),
-        "pgbench": pgbench_version,
-        "shared_buffers": _scalar(admin, "SHOW shared_buffers"),
-        "synchronous_commit": _scalar(admin, "SHOW synchronous_commit"),
-        "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
-    }
+    return bench_machine.machine(
+        postgresql=_scalar(admin, "SHOW server_version"),
+        pgbench=pgbench_version,
+        shared_buffers=_scalar(admin, "SHOW shared_buffers"),
+        synchronous_commit=_scalar(admin, "SHOW synchronous_commit"),
+    )
 
 
 def build_result(args, db_name, rounds, under_load, sample, machine):
@@ -921,24 +896,9 @@ def _table(result):
     return "\n".join(lines) + "\n"
 
 
-def write_results(result, output, smoke):
-    return bench_machine.write_results(
-        result, output, "governor_overhead", "Governor overhead", _table(result), smoke
-    )
-
-
 def _create_database(dsn, db_name):
     with connect(dsn, "postgres", "peak-bench") as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
-
-
-def _drop_database(dsn, db_name):
-    with connect(dsn, "postgres", "peak-bench") as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(db_name)
-            )
-        )
 
 
 def run_benchmark(args, settings, dsn, db_name):
@@ -953,7 +913,7 @@ def run_benchmark(args, settings, dsn, db_name):
         machine = _machine(admin, version)
         rounds, under_load = run_throughput(args, pgbench, admin, dsn, db_name)
         sample = measure_sample_cost(args, admin, dsn, db_name)
-    machine["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    machine["loadavg_1m_at_end"] = bench_machine.load_1m()
     return build_result(args, db_name, rounds, under_load, sample, machine)
 
 
@@ -999,15 +959,9 @@ class PrivateServer:
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # SIGTERM unwinds like Ctrl-C: the clean-up below runs either way.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        settings = peak_settings.load()
-    except peak_settings.SettingsError as exc:
-        _logger.error("%s", exc)
+    bench_machine.begin()
+    settings = bench_machine.load_settings()
+    if settings is None:
         return 2
     db_name = f"peak_bench_gov_{secrets.token_hex(4)}"
     private = None
@@ -1040,15 +994,10 @@ def main(argv=None):
             private.destroy()
             _logger.info("private PostgreSQL stopped and removed")
         elif dsn is not None:
-            try:
-                _drop_database(dsn, db_name)
-                _logger.info("dropped %s (if it was created)", db_name)
-            except psycopg.Error as exc:
-                _logger.warning("could not drop %s: %s", db_name, exc)
-    json_path, md_path = write_results(result, args.output, args.smoke)
-    print()
-    print(_table(result))
-    _logger.info("wrote %s and %s", json_path, md_path)
+            bench_machine.drop_database(settings, db_name)
+    bench_machine.publish(
+        result, args, "governor_overhead", "Governor overhead", _table(result)
+    )
     return 0
 
 

@@ -39,31 +39,19 @@ Without ``--db`` a throw-away ``peak_bench_<hex>`` database is created with
 the peak_dev tooling and dropped at the end, whatever happens.
 """
 
-import argparse
 import gc
 import json
 import logging
-import os
 import secrets
 import selectors
-import shutil
-import signal
-import statistics
 import sys
-import tempfile
 import time
 from contextlib import closing
-from pathlib import Path
 
+import bench_machine  # beside this script; puts scripts/ on the path
+import bench_stats
 import psycopg2
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import bench_machine  # noqa: E402 - beside this script
-from peak_dev import odoo as peak_odoo  # noqa: E402
-from peak_dev import postgres  # noqa: E402
-from peak_dev import settings as peak_settings  # noqa: E402
+from peak_dev import postgres
 
 _logger = logging.getLogger("peak.bench")
 
@@ -71,6 +59,8 @@ CHANNEL = "root.bulk"
 MODULES = ["queue_job", "peak_base", "peak_queue"]
 DEFAULT_JOBS, DEFAULT_ROUNDS = 100_000, 20
 SMOKE_JOBS, SMOKE_ROUNDS = 2_000, 3
+FULL = {"jobs": DEFAULT_JOBS, "rounds": DEFAULT_ROUNDS}
+SMOKE = {"jobs": SMOKE_JOBS, "rounds": SMOKE_ROUNDS}
 WARMUP_ROUNDS = 1
 LEASE_TTL_S = 120  # a crashed run's lease ends by itself
 NOTIFY_TIMEOUT_S = 60
@@ -108,8 +98,9 @@ class BenchError(RuntimeError):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        description="Lease round-trip in queue_job's jobrunner, vs. a reload."
+    parser = bench_machine.arguments(
+        "Lease round-trip in queue_job's jobrunner, vs. a reload.",
+        f"{SMOKE_JOBS} jobs, {SMOKE_ROUNDS} rounds, *.smoke.* output files",
     )
     parser.add_argument(
         "--jobs", type=int, help=f"pending jobs (default {DEFAULT_JOBS})"
@@ -117,33 +108,11 @@ def parse_args(argv):
     parser.add_argument(
         "--rounds", type=int, help=f"measured rounds (default {DEFAULT_ROUNDS})"
     )
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help=f"{SMOKE_JOBS} jobs, {SMOKE_ROUNDS} rounds, *.smoke.* output files",
-    )
-    parser.add_argument(
-        "--db",
-        help="existing database with queue_job, peak_base and peak_queue installed "
-        "(default: a throw-away peak_bench_<hex>, dropped at the end)",
-    )
-    parser.add_argument(
-        "--odoo-config",
-        type=Path,
-        help="Odoo configuration file for --db (default: one written from the "
-        "PEAK_* settings)",
-    )
-    parser.add_argument(
-        "--output", type=Path, default=ROOT / "bench" / "results", help="result dir"
-    )
+    bench_machine.database_arguments(parser, MODULES)
     parser.add_argument("--verbose", action="store_true", help="Odoo logs at INFO")
-    args = parser.parse_args(argv)
-    args.jobs = args.jobs or (SMOKE_JOBS if args.smoke else DEFAULT_JOBS)
-    args.rounds = args.rounds or (SMOKE_ROUNDS if args.smoke else DEFAULT_ROUNDS)
+    args = bench_machine.parse(parser, argv, SMOKE, FULL)
     if args.jobs < 1 or args.rounds < 1:
         parser.error("--jobs and --rounds must be >= 1")
-    if args.odoo_config and not args.db:
-        parser.error("--odoo-config only goes with --db")
     return args
 
 
@@ -153,19 +122,8 @@ def _query(conn, sql, params=None):
         return cr.fetchall() if cr.description else None
 
 
-def _percentile(samples, pct):
-    if len(samples) == 1:
-        return samples[0]
-    return statistics.quantiles(samples, n=100, method="inclusive")[pct - 1]
-
-
 def _stats(samples):
-    return {
-        "p50_ms": round(_percentile(samples, 50), 3),
-        "p95_ms": round(_percentile(samples, 95), 3),
-        "max_ms": round(max(samples), 3),
-        "samples": len(samples),
-    }
+    return {**bench_stats.latency(samples), "samples": len(samples)}
 
 
 class Harness:
@@ -502,29 +460,16 @@ class Harness:
             self.writer = None
 
 
-def _machine(writer):
-    import odoo
-
-    return {
-        **bench_machine.host(),
-        "postgresql": _query(writer, "SHOW server_version")[0][0],
-        "odoo": odoo.release.version,
-        "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
-    }
-
-
 def run_benchmark(config, db_name, jobs, rounds, run_id, keep_database, verbose):
-    import odoo
-
-    odoo.tools.config.parse_config(
-        ["-c", str(config), "-d", db_name], setup_logging=False
-    )
-    logging.getLogger("odoo").setLevel(logging.INFO if verbose else logging.WARNING)
+    odoo = bench_machine.odoo_for(config, db_name, verbose)
     harness = Harness(db_name, jobs, run_id)
     try:
         harness.connect_writer()
         harness.check_database()
-        machine = _machine(harness.writer)
+        machine = bench_machine.machine(
+            postgresql=_query(harness.writer, "SHOW server_version")[0][0],
+            odoo=odoo.release.version,
+        )
         harness.start_runner()
         load_ms = harness.insert_jobs()
         _logger.info("the runner loaded the jobs in %.0f ms", load_ms)
@@ -536,7 +481,7 @@ def run_benchmark(config, db_name, jobs, rounds, run_id, keep_database, verbose)
             if keep_database and harness.writer is not None:
                 harness.cleanup()
             harness.close_writer()
-    machine["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    machine["loadavg_1m_at_end"] = bench_machine.load_1m()
     return _result(harness, jobs, rounds, load_ms, machine)
 
 
@@ -606,72 +551,32 @@ def _table(result):
     return "\n".join(lines) + "\n"
 
 
-def write_results(result, output, smoke):
-    return bench_machine.write_results(
-        result, output, "lease_roundtrip", "Lease round-trip", _table(result), smoke
-    )
-
-
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    # SIGTERM unwinds like Ctrl-C: the clean-up below runs either way.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        settings = peak_settings.load()
-    except peak_settings.SettingsError as exc:
-        _logger.error("%s", exc)
+    bench_machine.begin(args.verbose)
+    settings = bench_machine.load_settings()
+    if settings is None:
         return 2
     run_id = secrets.token_hex(4)
-    scratch = Path(tempfile.mkdtemp(prefix="peak_bench_"))
-    created_db = None
     try:
-        if args.db:
-            db_name = args.db
-            config = args.odoo_config or peak_odoo.write_config(
-                settings, scratch / "odoo.conf", db_name, data_dir=scratch / "data"
+        with bench_machine.odoo_database(
+            settings, MODULES, f"peak_bench_{run_id}", args.db, args.odoo_config
+        ) as scratch:
+            result = run_benchmark(
+                scratch.config,
+                scratch.db_name,
+                args.jobs,
+                args.rounds,
+                run_id,
+                keep_database=not scratch.created,
+                verbose=args.verbose,
             )
-        else:
-            db_name = created_db = f"peak_bench_{run_id}"
-            postgres.ensure_role(settings)
-            config = peak_odoo.write_config(
-                settings,
-                scratch / "odoo.conf",
-                db_name,
-                data_dir=scratch / "data",
-                workers=0,
-                max_cron_threads=0,
-            )
-            _logger.info("creating throw-away database %s", db_name)
-            peak_odoo.init_database(
-                settings, config, db_name, MODULES, scratch / "odoo-init.log"
-            )
-        result = run_benchmark(
-            config,
-            db_name,
-            args.jobs,
-            args.rounds,
-            run_id,
-            keep_database=created_db is None,
-            verbose=args.verbose,
-        )
     except (BenchError, postgres.PostgresError, RuntimeError, psycopg2.Error) as exc:
         _logger.error("benchmark failed: %s", exc)
         return 1
-    finally:
-        if created_db:
-            try:
-                postgres.drop_database(settings, created_db)
-                _logger.info("dropped %s", created_db)
-            except postgres.PostgresError as exc:
-                _logger.warning("could not drop %s: %s", created_db, exc)
-        shutil.rmtree(scratch, ignore_errors=True)
-    json_path, md_path = write_results(result, args.output, args.smoke)
-    print()
-    print(_table(result))
-    _logger.info("wrote %s and %s", json_path, md_path)
+    bench_machine.publish(
+        result, args, "lease_roundtrip", "Lease round-trip", _table(result)
+    )
     return 0
 
 

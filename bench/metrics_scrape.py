@@ -28,43 +28,28 @@ One run:
 Writes bench/results/metrics_scrape.json and .md (``--smoke``: *.smoke.*).
 """
 
-import argparse
 import concurrent.futures
 import importlib
 import importlib.util
-import json
 import logging
 import os
 import secrets
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 from contextlib import closing
-from pathlib import Path
 
+import bench_machine  # beside this script; puts scripts/ on the path
+import bench_stats
 import psycopg
 import psycopg2
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "addons"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import bench_machine  # noqa: E402
-from peak_dev import postgres  # noqa: E402
-from peak_dev.odoo import (  # noqa: E402
-    OdooServer,
-    init_database,
-    write_config,
-)
-from peak_dev.processes import free_port, wait_for_http  # noqa: E402
-from peak_dev.settings import load  # noqa: E402
+from bench_machine import ROOT
+from peak_dev.odoo import OdooServer, write_config
+from peak_dev.processes import free_port, wait_for_http
 
 _logger = logging.getLogger("bench.metrics_scrape")
-RESULTS = ROOT / "bench" / "results"
+MODULES = ["queue_job", "peak_base", "peak_queue", "peak_metrics"]
 MARKER = "peak-bench-metrics"
 CHANNELS = (
     "root.bulk",
@@ -112,22 +97,10 @@ class BenchError(RuntimeError):
     pass
 
 
-def _pct(samples, pct):
-    ordered = sorted(samples)
-    if not ordered:
-        return 0.0
-    rank = (len(ordered) - 1) * pct / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
 def _stats(samples_ms):
     return {
         "samples": len(samples_ms),
-        "p50_ms": round(_pct(samples_ms, 50), 2),
-        "p95_ms": round(_pct(samples_ms, 95), 2),
-        "max_ms": round(max(samples_ms), 2),
+        **bench_stats.latency(samples_ms, digits=2),
         "mean_ms": round(statistics.fmean(samples_ms), 2),
     }
 
@@ -287,82 +260,59 @@ def direct_collections(dsn, rounds):
     return _stats(ours[1:]), _stats(naive[1:])
 
 
-def run(args) -> dict:
-    sizes = dict(SMOKE if args.smoke else FULL)
-    for key in sizes:
-        if getattr(args, key, None):
-            sizes[key] = getattr(args, key)
-    settings = load()
-    postgres.ensure_role(settings)
-    own_db = not args.db
-    db_name = args.db or f"peak_bench_metrics_{secrets.token_hex(3)}"
-    workdir = Path(tempfile.mkdtemp(prefix="peak-bench-metrics-"))
+def run(args, settings) -> dict:
     load_start = os.getloadavg()
+    name = f"peak_bench_metrics_{secrets.token_hex(3)}"
+    with bench_machine.odoo_database(settings, MODULES, name, args.db) as scratch:
+        return measure(args, settings, scratch.db_name, scratch.dir, load_start)
+
+
+def measure(args, settings, db_name, workdir, load_start) -> dict:
+    dsn = _dsn(settings, db_name)
+    with closing(psycopg.connect(dsn, autocommit=True)) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        delete_jobs(conn)
+        rows = insert_jobs(conn, args.jobs)
+        total_rows = conn.execute("SELECT count(*) FROM queue_job").fetchone()[0]
     try:
-        if own_db:
-            config = write_config(
-                settings, workdir / "init.conf", db_name, data_dir=workdir / "data"
-            )
-            init_database(
+        servers = {
+            name: scrape_server(
                 settings,
-                config,
                 db_name,
-                ["queue_job", "peak_base", "peak_queue", "peak_metrics"],
-                workdir / "init.log",
+                workdir,
+                args.workers,
+                cache_s,
+                args.scrapes,
+                args.concurrency,
             )
-        dsn = _dsn(settings, db_name)
-        with closing(psycopg.connect(dsn, autocommit=True)) as conn:
-            version = conn.execute("SHOW server_version").fetchone()[0]
-            delete_jobs(conn)
-            rows = insert_jobs(conn, sizes["jobs"])
-            total_rows = conn.execute("SELECT count(*) FROM queue_job").fetchone()[0]
-        try:
-            servers = {
-                name: scrape_server(
-                    settings,
-                    db_name,
-                    workdir,
-                    sizes["workers"],
-                    cache_s,
-                    sizes["scrapes"],
-                    sizes["concurrency"],
-                )
-                for name, cache_s in (("uncached", 0), ("cached", 10))
-            }
-            ours, naive = direct_collections(dsn, sizes["direct"])
-        finally:
-            with closing(psycopg.connect(dsn, autocommit=True)) as conn:
-                delete_jobs(conn)
-        return {
-            "smoke": args.smoke,
-            "queue_job_rows": total_rows,
-            "inserted_rows": rows,
-            "mix": dict(MIX),
-            **{k: sizes[k] for k in ("workers", "scrapes", "concurrency")},
-            "scrape": servers,
-            "collection": {
-                "peak_metrics": ours,
-                "naive": naive,
-                "ratio_p50": round(naive["p50_ms"] / max(ours["p50_ms"], 0.01), 1),
-                "ratio_p95": round(naive["p95_ms"] / max(ours["p95_ms"], 0.01), 1),
-            },
-            "target_p95_ms": TARGET_P95_MS,
-            "uncached_p95_within_target": servers["uncached"]["p95_ms"]
-            <= TARGET_P95_MS,
-            "machine": {
-                **bench_machine.host(),
-                "postgresql": version,
-                "loadavg_at_start": [round(v, 2) for v in load_start],
-                "loadavg_at_end": [round(v, 2) for v in os.getloadavg()],
-            },
+            for name, cache_s in (("uncached", 0), ("cached", 10))
         }
+        ours, naive = direct_collections(dsn, args.direct)
     finally:
-        if own_db:
-            try:
-                postgres.drop_database(settings, db_name)
-            except postgres.PostgresError as exc:
-                _logger.warning("could not drop %s: %s", db_name, exc)
-        shutil.rmtree(workdir, ignore_errors=True)
+        with closing(psycopg.connect(dsn, autocommit=True)) as conn:
+            delete_jobs(conn)
+    return {
+        "smoke": args.smoke,
+        "queue_job_rows": total_rows,
+        "inserted_rows": rows,
+        "mix": dict(MIX),
+        **{k: getattr(args, k) for k in ("workers", "scrapes", "concurrency")},
+        "scrape": servers,
+        "collection": {
+            "peak_metrics": ours,
+            "naive": naive,
+            "ratio_p50": round(naive["p50_ms"] / max(ours["p50_ms"], 0.01), 1),
+            "ratio_p95": round(naive["p95_ms"] / max(ours["p95_ms"], 0.01), 1),
+        },
+        "target_p95_ms": TARGET_P95_MS,
+        "uncached_p95_within_target": servers["uncached"]["p95_ms"] <= TARGET_P95_MS,
+        "machine": {
+            **bench_machine.host(),
+            "postgresql": version,
+            "loadavg_at_start": [round(v, 2) for v in load_start],
+            "loadavg_at_end": [round(v, 2) for v in os.getloadavg()],
+        },
+    }
 
 
 def _row(label, s) -> str:
@@ -371,11 +321,16 @@ def _row(label, s) -> str:
     )
 
 
+def _title(result) -> str:
+    return (
+        f"/metrics scrape time, {result['queue_job_rows']:,} queue_job rows, "
+        f"{result['workers']} workers"
+    )
+
+
 def markdown(result) -> str:
+    """The table under the title (bench_machine.write_results adds it)."""
     lines = [
-        f"# /metrics scrape time, {result['queue_job_rows']:,} queue_job rows, "
-        f"{result['workers']} workers",
-        "",
         "| path | p50 ms | p95 ms | max ms | samples |",
         "|---|---:|---:|---:|---:|",
     ]
@@ -411,27 +366,26 @@ def markdown(result) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="small and quick")
+    parser = bench_machine.arguments(__doc__.splitlines()[0], "small and quick")
     parser.add_argument("--db", help="existing database with the suite installed")
     parser.add_argument("--jobs", type=int)
     parser.add_argument("--workers", type=int)
     parser.add_argument("--scrapes", type=int)
     parser.add_argument("--concurrency", type=int)
     parser.add_argument("--direct", type=int, help="direct collection rounds")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = bench_machine.parse(parser, argv, SMOKE, FULL)
+    bench_machine.begin()
+    settings = bench_machine.load_settings()
+    if settings is None:
+        return 2
     try:
-        result = run(args)
+        result = run(args, settings)
     except (BenchError, RuntimeError, psycopg.Error) as exc:
-        print(f"metrics_scrape: {exc}", file=sys.stderr)
+        _logger.error("benchmark failed: %s", exc)
         return 1
-    stem = "metrics_scrape.smoke" if args.smoke else "metrics_scrape"
-    args.output.mkdir(parents=True, exist_ok=True)
-    (args.output / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (args.output / f"{stem}.md").write_text(markdown(result))
-    print(markdown(result))
+    bench_machine.publish(
+        result, args, "metrics_scrape", _title(result), markdown(result)
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path
 
+import bench_machine  # beside this module; puts scripts/ on the path
 from peak_dev import odoo as peak_odoo
 from peak_dev import postgres
 from peak_dev.processes import Child, free_port, wait_for_http
@@ -28,24 +29,13 @@ def create_database(settings, scratch: Path, db_name, modules, admin_password):
     """A throw-away database with ``modules`` and the admin password set, the
     governor's role ready (peak_queue grants it at install). Returns the
     config file the install used (no workers, no cron: for ORM scripts)."""
-    postgres.ensure_role(settings)
     if not postgres.ensure_governor_role(settings, settings.governor_role):
         raise StackError(f"no governor role {settings.governor_role}")
-    config = peak_odoo.write_config(
-        settings,
-        scratch / "odoo-init.conf",
-        db_name,
-        data_dir=scratch / "data",
-        workers=0,
-        max_cron_threads=0,
-    )
     # For the install only (a test session may hold its own role in it).
     previous = os.environ.get("PEAK_GOVERNOR_ROLE")
     os.environ["PEAK_GOVERNOR_ROLE"] = settings.governor_role
     try:
-        peak_odoo.init_database(
-            settings, config, db_name, modules, scratch / "init.log"
-        )
+        config = bench_machine.init_database(settings, scratch, db_name, modules)
     finally:
         if previous is None:
             os.environ.pop("PEAK_GOVERNOR_ROLE")

@@ -41,16 +41,12 @@ Writes ``bench/results/peak_contention.{json,md,png}`` (``*.smoke.*`` with
 end whatever happens (Ctrl-C and SIGTERM included).
 """
 
-import argparse
 import json
 import logging
 import math
-import os
 import random
 import secrets
 import shutil
-import signal
-import statistics
 import sys
 import tempfile
 import threading
@@ -61,23 +57,15 @@ from datetime import UTC, datetime
 from itertools import combinations
 from pathlib import Path
 
+import bench_machine  # beside this script; puts scripts/ on the path
+import bench_stats
 import psycopg2
 import requests
+from odoo_stack import OdooPair, create_database, start_governor
+from peak_dev import postgres
 
 from peak_governor import config
 from peak_governor.policy import PolicyConfig
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import bench_machine  # noqa: E402 - beside this script
-from odoo_stack import (  # noqa: E402
-    OdooPair,
-    create_database,
-    start_governor,
-)
-from peak_dev import postgres  # noqa: E402
-from peak_dev import settings as peak_settings  # noqa: E402
 
 _logger = logging.getLogger("peak.bench.contention")
 
@@ -175,12 +163,10 @@ class BenchError(RuntimeError):
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        description="Critical latency under a bulk backlog: baseline, ungoverned, "
-        "static cap, governed."
-    )
-    parser.add_argument(
-        "--smoke", action="store_true", help="~8 s per mode, *.smoke.* output files"
+    parser = bench_machine.arguments(
+        "Critical latency under a bulk backlog: baseline, ungoverned, "
+        "static cap, governed.",
+        "~8 s per mode, *.smoke.* output files",
     )
     parser.add_argument(
         "--mode-seconds", type=float, help="measured seconds per mode (default 240)"
@@ -188,9 +174,6 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, help="workload seed")
     parser.add_argument(
         "--repeats", type=int, help="runs of every mode (default 3, smoke 1)"
-    )
-    parser.add_argument(
-        "--output", type=Path, default=ROOT / "bench" / "results", help="result dir"
     )
     parser.add_argument(
         "--keep-logs", type=Path, help="copy Odoo's and the governor's logs here"
@@ -204,7 +187,7 @@ def parse_args(argv):
         "protect_starving=true for the pickers-first profile; default: none",
     )
     parser.add_argument("--verbose", action="store_true", help="Odoo logs at INFO")
-    args = parser.parse_args(argv)
+    args = bench_machine.parse(parser, argv)
     try:
         args.policy_settings = policy_settings(args.policy)
     except ValueError as exc:
@@ -251,19 +234,6 @@ def governor_flags(settings):
 
 
 # -- statistics ---------------------------------------------------------------
-
-
-def percentile(values, pct):
-    """Linear interpolation (numpy's default); None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    if len(ordered) == 1:
-        return ordered[0]
-    rank = (len(ordered) - 1) * pct / 100.0
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def _round(value, digits=1):
@@ -712,13 +682,13 @@ def governor_metrics(samples, start_wall, end_wall, events, threshold_ms, policy
         calm = max(waits) if waits else a
         to_release.append(max(0.0, b - calm))
     return {
-        "time_to_lease_p95_s": _round(percentile(to_lease, 95), 3),
-        "time_to_lease_p50_s": _round(percentile(to_lease, 50), 3),
+        "time_to_lease_p95_s": _round(bench_stats.percentile(to_lease, 95), 3),
+        "time_to_lease_p50_s": _round(bench_stats.percentile(to_lease, 50), 3),
         "time_to_lease_samples_s": [round(v, 3) for v in to_lease],
         "contention_onsets_s": [round(v, 2) for v in onsets],
         "onsets_without_lease": unanswered,
         "onsets_without_lease_explained": explained,
-        "time_to_release_p95_s": _round(percentile(to_release, 95), 3),
+        "time_to_release_p95_s": _round(bench_stats.percentile(to_release, 95), 3),
         "time_to_release_samples_s": [round(v, 3) for v in to_release],
         "transitions": len(counted),
         "transitions_per_min": round(len(counted) / minutes, 2),
@@ -820,11 +790,11 @@ def wave_figures(samples, workload):
         waves.append(
             {
                 "start_s": a,
-                "p95_ms": _round(percentile([s["ms"] for s in wave], 95)),
-                "onset_p95_ms": _round(percentile(onset, 95)),
+                "p95_ms": _round(bench_stats.percentile([s["ms"] for s in wave], 95)),
+                "onset_p95_ms": _round(bench_stats.percentile(onset, 95)),
             }
         )
-    return _round(percentile(onset_all, 95)), waves
+    return _round(bench_stats.percentile(onset_all, 95)), waves
 
 
 def summarize(mode, samples, workload, start_wall, end_wall, bulk):
@@ -834,15 +804,15 @@ def summarize(mode, samples, workload, start_wall, end_wall, bulk):
     ]
     errors = [s["error"] for s in samples if s["error"] is not None]
     out = {
-        "p50_ms": _round(percentile(ok, 50)),
-        "p90_ms": _round(percentile(ok, 90)),
-        "p95_ms": _round(percentile(ok, 95)),
-        "p99_ms": _round(percentile(ok, 99)),
+        "p50_ms": _round(bench_stats.percentile(ok, 50)),
+        "p90_ms": _round(bench_stats.percentile(ok, 90)),
+        "p95_ms": _round(bench_stats.percentile(ok, 95)),
+        "p99_ms": _round(bench_stats.percentile(ok, 99)),
         "max_ms": _round(max(ok) if ok else None),
         "calls": len(samples),
         "errors": len(errors),
         "error_kinds": {k: errors.count(k) for k in sorted(set(errors))},
-        "burst_p95_ms": _round(percentile(burst, 95)),
+        "burst_p95_ms": _round(bench_stats.percentile(burst, 95)),
         "measured_s": round(end_wall - start_wall, 2),
         "bulk_jobs_per_min": None,
     }
@@ -922,11 +892,7 @@ class Bench:
             for log in self.scratch.glob("*.log"):
                 shutil.copy(log, self.args.keep_logs / log.name)
         if self.created_db:
-            try:
-                postgres.drop_database(self.settings, self.db_name)
-                _logger.info("dropped %s", self.db_name)
-            except postgres.PostgresError as exc:
-                _logger.warning("could not drop %s: %s", self.db_name, exc)
+            bench_machine.drop_database(self.settings, self.db_name)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def start_governor(self, instance_id):
@@ -1040,7 +1006,7 @@ class Bench:
                     results.get(mode, {}).pop("samples", None)
             runs.append(results)
         self.side.reset(self.workload.bulk_capacity)
-        machine["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+        machine["loadavg_1m_at_end"] = bench_machine.load_1m()
         return build_result(self.workload, runs, machine, self.args)
 
 
@@ -1053,36 +1019,20 @@ def onset_threshold(baseline):
 def _machine(side):
     import odoo
 
-    return {
-        **bench_machine.host(),
-        "postgresql": side.sql("SHOW server_version")[0][0],
-        "odoo": odoo.release.version,
-        "odoo_workers": ODOO_WORKERS,
-        "job_server_workers": JOB_WORKERS,
-        "queue_job_max_capacity": QUEUE_MAX_CAPACITY,
-        "governor_interval_s": GOVERNOR_INTERVAL_S,
-        "autovacuum": side.sql("SHOW autovacuum")[0][0],
-        "loadavg_1m_at_start": round(os.getloadavg()[0], 2),
-    }
-
-
-def _ratio(a, b):
-    if a is None or not b:
-        return None
-    return round(a / b, 2)
+    return bench_machine.machine(
+        postgresql=side.sql("SHOW server_version")[0][0],
+        odoo=odoo.release.version,
+        odoo_workers=ODOO_WORKERS,
+        job_server_workers=JOB_WORKERS,
+        queue_job_max_capacity=QUEUE_MAX_CAPACITY,
+        governor_interval_s=GOVERNOR_INTERVAL_S,
+        autovacuum=side.sql("SHOW autovacuum")[0][0],
+    )
 
 
 def _spread(values):
-    """Median and range of one figure over the runs (None values skipped)."""
-    known = [v for v in values if v is not None]
-    if not known:
-        return {"median": None, "min": None, "max": None, "values": values}
-    return {
-        "median": round(statistics.median(known), 3),
-        "min": min(known),
-        "max": max(known),
-        "values": values,
-    }
+    """Median and range of one figure over the runs, and every value."""
+    return {**bench_stats.spread(values, 3), "values": values}
 
 
 #: Per scenario: figure -> (target key, upper bound?)
@@ -1104,17 +1054,21 @@ FIGURES = {
 def run_figures(run, mode):
     base, ung, gov = run["baseline"], run["ungoverned"], run[mode]
     return {
-        "governed_p95_vs_baseline": _ratio(gov["p95_ms"], base["p95_ms"]),
-        "ungoverned_p95_vs_baseline": _ratio(ung["p95_ms"], base["p95_ms"]),
-        "governed_bulk_vs_ungoverned": _ratio(
+        "governed_p95_vs_baseline": bench_stats.ratio(gov["p95_ms"], base["p95_ms"]),
+        "ungoverned_p95_vs_baseline": bench_stats.ratio(ung["p95_ms"], base["p95_ms"]),
+        "governed_bulk_vs_ungoverned": bench_stats.ratio(
             gov["bulk_jobs_per_min"], ung["bulk_jobs_per_min"]
         ),
         "time_to_lease_p95_s": gov.get("time_to_lease_p95_s"),
         "transitions_per_min": gov.get("transitions_per_min"),
         "bulk_jobs_failed": gov.get("bulk_jobs_failed"),
-        "onset_p95_vs_baseline": _ratio(gov["onset_p95_ms"], base["onset_p95_ms"]),
+        "onset_p95_vs_baseline": bench_stats.ratio(
+            gov["onset_p95_ms"], base["onset_p95_ms"]
+        ),
         "onsets_without_lease": gov.get("onsets_without_lease"),
-        "governed_p90_vs_baseline": _ratio(gov.get("p90_ms"), base.get("p90_ms")),
+        "governed_p90_vs_baseline": bench_stats.ratio(
+            gov.get("p90_ms"), base.get("p90_ms")
+        ),
         "governed_slow_calls": gov.get("slow_calls"),
         "baseline_slow_calls": base.get("slow_calls"),
     }
@@ -1161,10 +1115,10 @@ def build_result(workload, runs, machine, args):
         }
     first = runs[0]
     static = {
-        "static_cap_p95_vs_baseline": _ratio(
+        "static_cap_p95_vs_baseline": bench_stats.ratio(
             first["static_cap"]["p95_ms"], first["baseline"]["p95_ms"]
         ),
-        "static_cap_bulk_vs_ungoverned": _ratio(
+        "static_cap_bulk_vs_ungoverned": bench_stats.ratio(
             first["static_cap"]["bulk_jobs_per_min"],
             first["ungoverned"]["bulk_jobs_per_min"],
         ),
@@ -1191,11 +1145,7 @@ def build_result(workload, runs, machine, args):
 
 
 def _fmt(value, digits=1):
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+    return bench_stats.fmt(value, digits)
 
 
 LABELS = {
@@ -1373,31 +1323,13 @@ def plot(result, path):
     plt.close(fig)
 
 
-def write_results(result, output, smoke):
-    output.mkdir(parents=True, exist_ok=True)
-    stem = "peak_contention.smoke" if smoke else "peak_contention"
-    paths = [output / f"{stem}.{ext}" for ext in ("json", "md", "png")]
-    paths[0].write_text(json.dumps(result, indent=1) + "\n")
-    paths[1].write_text("# Peak contention\n\n" + table(result))
-    plot(result, paths[2])
-    return paths
-
-
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    bench_machine.begin(args.verbose)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
-    try:
-        settings = peak_settings.load()
-    except peak_settings.SettingsError as exc:
-        _logger.error("%s", exc)
+    settings = bench_machine.load_settings()
+    if settings is None:
         return 2
-    logging.getLogger("odoo").setLevel(
-        logging.INFO if args.verbose else logging.WARNING
-    )
     bench = Bench(args, settings, secrets.token_hex(4))
     try:
         bench.start()
@@ -1407,10 +1339,10 @@ def main(argv=None):
         return 1
     finally:
         bench.stop()
-    paths = write_results(result, args.output, args.smoke)
-    print()
-    print(table(result))
-    _logger.info("wrote %s", ", ".join(str(p) for p in paths))
+    json_path, _ = bench_machine.publish(
+        result, args, "peak_contention", "Peak contention", table(result), indent=1
+    )
+    plot(result, json_path.with_suffix(".png"))
     return 0
 
 

@@ -6,17 +6,13 @@ own JSON-RPC client.
 """
 
 import re
-import statistics
-import sys
 import threading
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "rehearsal"))
-
-from peak_dev import odoo as peak_odoo  # noqa: E402
-from peak_rehearsal.observe import query_shape  # noqa: E402
-from peak_rehearsal.rpc import OdooRPC  # noqa: E402
+import bench_stats  # beside this module; puts rehearsal/ on the path
+from bench_machine import ROOT  # and scripts/
+from peak_dev import odoo as peak_odoo
+from peak_rehearsal.observe import query_shape
+from peak_rehearsal.rpc import OdooRPC
 
 STEPS = ("order.confirm", "pick.validate", "invoice.post", "stock.lookup")
 HEADLINE_STEPS = ("order.confirm", "pick.validate")
@@ -75,21 +71,6 @@ def warm(url, db, password, calls):
         thread.join(120)
 
 
-def _ratio(a, b):
-    return round(a / b, 2) if a is not None and b else None
-
-
-def _spread(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return {"median": None, "min": None, "max": None}
-    return {
-        "median": round(statistics.median(values), 2),
-        "min": min(values),
-        "max": max(values),
-    }
-
-
 def mode_figures(result):
     """What one mode of one run says, without its samples."""
     steps = {
@@ -145,13 +126,13 @@ def run_ratios(modes):
         if mode not in modes or not base:
             continue
         for step in HEADLINE_STEPS:
-            out[f"{mode}_vs_baseline_p95.{step}"] = _ratio(
+            out[f"{mode}_vs_baseline_p95.{step}"] = bench_stats.ratio(
                 modes[mode]["steps"][step]["p95_ms"], base["steps"][step]["p95_ms"]
             )
     ungoverned = modes.get("ungoverned")
     for mode in ("governed", "unannounced"):
         if mode in modes and ungoverned:
-            out[f"bulk_{mode}_vs_ungoverned"] = _ratio(
+            out[f"bulk_{mode}_vs_ungoverned"] = bench_stats.ratio(
                 modes[mode]["bulk_jobs_per_min"], ungoverned["bulk_jobs_per_min"]
             )
     return out
@@ -172,16 +153,16 @@ def build_result(runs, args, machine, seconds):
         "seconds": round(seconds),
         "machine": machine,
         "targets": TARGETS,
-        "ratios": {key: _spread([r.get(key) for r in ratios]) for key in keys},
+        "ratios": {
+            key: bench_stats.spread([r.get(key) for r in ratios]) for key in keys
+        },
         "ratios_per_run": ratios,
         "runs": per_run,
     }
 
 
 def _fmt(value, digits=2):
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+    return bench_stats.fmt(value, digits)
 
 
 def table(result):

@@ -18,7 +18,6 @@ mode's rehearsal report of the first run. Ratios are against the baseline of
 the same run; the spread over ``--repeats`` runs is reported.
 """
 
-import argparse
 import json
 import logging
 import os
@@ -30,22 +29,13 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_machine  # beside this script; puts scripts/ on the path
 import psycopg
+import rehearsal_figures as figures
 import requests
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import bench_machine  # noqa: E402
-import rehearsal_figures as figures  # noqa: E402
-from odoo_stack import (  # noqa: E402
-    OdooPair,
-    create_database,
-    start_governor,
-)
-from peak_dev import postgres  # noqa: E402
-from peak_dev.settings import load  # noqa: E402
+from bench_machine import RESULTS, ROOT
+from odoo_stack import OdooPair, create_database, start_governor
+from peak_dev import postgres
 
 _logger = logging.getLogger("peak.bench.rehearsal")
 MODULES = ["queue_job", "peak_base", "peak_queue", "peak_rehearsal"]
@@ -62,22 +52,18 @@ WARM_CALLS = 24
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = bench_machine.arguments(
+        __doc__.split("\n")[0],
+        "smoke.yaml at scale 0.1, one run: checks the bench works",
+        output=RESULTS / "rehearsal",
+    )
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--profile", type=Path, default=PROFILES / "black-friday.yaml")
     parser.add_argument("--slo", type=Path, default=PROFILES / "slo.yaml")
     parser.add_argument("--scale", default="1")
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument(
-        "--smoke",
-        action="store_true",
-        help="smoke.yaml at scale 0.1, one run: checks the bench works",
-    )
-    parser.add_argument(
-        "--output", type=Path, default=ROOT / "bench" / "results" / "rehearsal"
-    )
     parser.add_argument("--keep-logs", type=Path, default=None)
-    args = parser.parse_args(argv)
+    args = bench_machine.parse(parser, argv)
     if args.smoke:
         args.profile, args.scale, args.repeats = PROFILES / "smoke.yaml", "0.1", 1
     args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
@@ -88,9 +74,9 @@ def parse_args(argv):
 
 
 class Bench:
-    def __init__(self, args):
+    def __init__(self, args, settings):
         self.args = args
-        self.settings = load()
+        self.settings = settings
         self.run_id = secrets.token_hex(3)
         self.template = f"peak_bench_real_{self.run_id}"
         self.scratch = Path(tempfile.mkdtemp(prefix="peak_bench_real_"))
@@ -143,11 +129,8 @@ class Bench:
         return name
 
     def drop(self, name):
-        try:
-            postgres.drop_database(self.settings, name)
+        if bench_machine.drop_database(self.settings, name):
             self.databases.remove(name)
-        except (postgres.PostgresError, ValueError) as exc:
-            _logger.warning("could not drop %s: %s", name, exc)
 
     # -- one mode ----------------------------------------------------------
 
@@ -248,14 +231,17 @@ class Bench:
 
 
 def main(argv=None):
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = parse_args(argv if argv is not None else sys.argv[1:])
+    bench_machine.begin()
     if not COMMAND.exists():
         print(
             f"bench-real: {COMMAND} is missing: run `make bootstrap`", file=sys.stderr
         )
         return 2
-    bench = Bench(args)
+    settings = bench_machine.load_settings()
+    if settings is None:
+        return 2
+    bench = Bench(args, settings)
     started = time.monotonic()
     try:
         runs = bench.run()
@@ -265,20 +251,17 @@ def main(argv=None):
     finally:
         bench.close()
     machine = bench_machine.host()
-    machine["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    machine["loadavg_1m_at_end"] = bench_machine.load_1m()
     result = figures.build_result(runs, args, machine, time.monotonic() - started)
-    json_path, md_path = bench_machine.write_results(
+    bench_machine.publish(
         result,
-        args.output,
+        args,
         "rehearsal_real",
         "Governor on real Odoo flows (bench-real)",
         figures.table(result),
-        args.smoke,
     )
     if not args.smoke:
         figures.plot(result, runs[0], args.output / "rehearsal_real.png")
-    print(md_path.read_text())
-    print(f"wrote {json_path} and {md_path}")
     return 0
 
 

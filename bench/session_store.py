@@ -32,8 +32,6 @@ Usage (from the repository root)::
     .venv/bin/python bench/session_store.py --smoke    # 2 000 sessions, ~10 s
 """
 
-import argparse
-import json
 import logging
 import random
 import shutil
@@ -43,11 +41,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-
-import bench_machine  # noqa: E402 - beside this script
-from peak_dev.redis import RedisServer  # noqa: E402
+import bench_machine  # beside this script; puts scripts/ on the path
+import bench_stats
+from bench_machine import ROOT
+from peak_dev.redis import RedisServer
 
 _logger = logging.getLogger("peak.bench.sessions")
 
@@ -101,17 +98,11 @@ def _session_data(uid: int) -> dict:
 
 
 def _percentiles(samples: list[float]) -> dict:
-    ordered = sorted(samples)
-
-    def pick(q):
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
+    ms = [s * 1000 for s in samples]
+    # The floor rank, as the committed results were computed.
     return {
-        "count": len(ordered),
-        "p50_ms": round(pick(0.50), 4),
-        "p95_ms": round(pick(0.95), 4),
-        "p99_ms": round(pick(0.99), 4),
-        "max_ms": round(ordered[-1] * 1000, 4),
+        "count": len(ms),
+        **bench_stats.latency(ms, digits=4, pcts=(50, 95, 99), method="floor"),
     }
 
 
@@ -163,9 +154,8 @@ def _steady(store, sids, rate: int, seconds: float, gets, saves) -> int:
 
 def run(args) -> dict:
     http, StoreConfig, RedisSessionStore = _odoo_imports()
-    size = SMOKE if args.smoke else DEFAULT
-    sessions = args.sessions or size["sessions"]
-    rate, seconds, rounds = size["rate"], size["seconds"], size["rounds"]
+    sessions, rate = args.sessions, args.rate
+    seconds, rounds = args.seconds, args.rounds
     state = ROOT / ".state"
     state.mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="bench-sessions-", dir=state))
@@ -257,10 +247,9 @@ def run(args) -> dict:
 
 
 def markdown(result: dict) -> str:
+    """The table under the title (bench_machine.write_results adds it)."""
     host = result["host"]
     lines = [
-        "# Session store: Redis vs. Odoo's filesystem store",
-        "",
         f"{result['sessions']:,} logged-in sessions in each store; "
         f"{result['rate_per_s']} requests/s (get + save), "
         f"{result['rounds']} interleaved rounds of {result['seconds_per_round']} s "
@@ -296,20 +285,18 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="small and fast")
-    parser.add_argument("--sessions", type=int, default=0)
-    parser.add_argument("--output", default=str(ROOT / "bench" / "results"))
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    logging.getLogger("odoo").setLevel(logging.WARNING)
+    parser = bench_machine.arguments(__doc__.splitlines()[0], "small and fast")
+    parser.add_argument("--sessions", type=int)
+    args = bench_machine.parse(parser, argv, SMOKE, DEFAULT)
+    bench_machine.begin()
     result = run(args)
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "session_store.smoke" if args.smoke else "session_store"
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / f"{stem}.md").write_text(markdown(result))
-    print(markdown(result))
+    bench_machine.publish(
+        result,
+        args,
+        "session_store",
+        "Session store: Redis vs. Odoo's filesystem store",
+        markdown(result),
+    )
     return 0
 
 
