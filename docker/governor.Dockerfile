@@ -24,9 +24,10 @@ RUN python -m venv /opt/venv
 # requirements. pip rejects extras in constraints (psycopg[binary]==...), so
 # they are stripped first.
 COPY requirements.txt /tmp/requirements.txt
+COPY settings /src/settings
 COPY governor /src/governor
 RUN sed -E 's/\[[^]]*\]//' /tmp/requirements.txt > /tmp/constraints.txt \
-    && pip install --no-cache-dir --constraint /tmp/constraints.txt /src/governor
+    && pip install --no-cache-dir --constraint /tmp/constraints.txt /src/settings /src/governor
 
 # --- runtime ----------------------------------------------------------------
 FROM python:3.11-slim-bookworm AS runtime

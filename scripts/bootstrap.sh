@@ -94,13 +94,16 @@ ensure_venv() {
     local stamp="$PEAK_VENV/.peak-requirements"
     local want
     want="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-addons.txt" \
-        "$ROOT/governor/pyproject.toml" | sha256sum | cut -c1-16)"
+        "$ROOT/settings/pyproject.toml" "$ROOT/governor/pyproject.toml" \
+        | sha256sum | cut -c1-16)"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
         say "installing Python dependencies into $PEAK_VENV"
         pip_install -r "$ROOT/requirements.txt"
         pip_install --no-deps -r "$ROOT/requirements-addons.txt"
+        # peak_settings: the settings reader the addons and the governor share.
+        pip_install --no-deps -e "$ROOT/settings"
         pip_install --no-deps -e "$ROOT/governor"
-        "$PEAK_VENV/bin/python" -c "import psycopg2, psycopg, redis, boto3, peak_governor" \
+        "$PEAK_VENV/bin/python" -c "import psycopg2, psycopg, redis, boto3, peak_settings, peak_governor" \
             || die "the virtualenv at $PEAK_VENV is incomplete (see pip output above)"
         echo "$want" >"$stamp"
     fi

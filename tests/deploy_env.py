@@ -7,9 +7,9 @@ variable renamed on either side (code or deployment files) fails a test:
   the ones it refuses to start without (``require``);
 * ``peak-governor``: every ``PEAK_GOVERNOR_*`` its ``--help`` names;
 * the addons: ``PEAK_*`` literals in their Python code, plus ``<prefix><FIELD>``
-  for each field of the settings dataclass in ``lib/config.py`` when that
-  module reads its settings by prefix (``ENV_PREFIX = "PEAK_S3_"``,
-  ``f"PEAK_REDIS_{name.upper()}"``).
+  for each field of the settings dataclass in ``lib/config.py`` (or in the
+  shared ``peak_settings`` module it imports its settings from) when that
+  module reads its settings by prefix (``ENV_PREFIX = "PEAK_S3_"``).
 """
 
 from __future__ import annotations
@@ -117,12 +117,29 @@ def addon_variables() -> dict[str, str]:
             for name in VAR_RE.findall(path.read_text()):
                 found.setdefault(name, addon.name)
         config = addon / "lib" / "config.py"
-        if config.exists():
-            tree = ast.parse(config.read_text())
+        for path in _settings_modules(config):
+            tree = ast.parse(path.read_text())
+            for name in VAR_RE.findall(path.read_text()):
+                found.setdefault(name, addon.name)
             for prefix in _env_prefixes(tree):
                 for field in _dataclass_fields(tree):
                     found.setdefault(prefix + field.upper(), addon.name)
     return found
+
+
+def _settings_modules(config: Path) -> list[Path]:
+    """An addon's ``lib/config.py`` and the shared ``peak_settings`` modules
+    it takes its settings from (``from peak_settings.s3 import ...``)."""
+    if not config.exists():
+        return []
+    paths = [config]
+    for node in ast.walk(ast.parse(config.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+            "peak_settings."
+        ):
+            module = node.module.split(".", 1)[1].replace(".", "/")
+            paths.append(ROOT / "settings" / "peak_settings" / f"{module}.py")
+    return paths
 
 
 @cache

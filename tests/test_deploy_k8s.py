@@ -376,3 +376,43 @@ def test_each_tenant_renders_alone_into_its_namespace(overlays, tenant):
         if d["metadata"].get("namespace") == f"peak-{tenant}"
     ]
     assert len(shared) == len(docs) - 1  # the same resources, plus the Namespace
+
+
+# What the deployment keeps in odoo-peak-secrets (never rendered), per overlay:
+# the shared platform's Redis URL; the dedicated Sentinels' password only.
+SECRETS = {
+    "dedicated": {"PEAK_REDIS_PASSWORD": "x" * 24},
+    "shared": {"PEAK_REDIS_URL": "rediss://redis.platform:6380/0"},
+}
+
+
+@pytest.mark.parametrize("overlay", sorted(SECRETS))
+def test_odoo_environment_passes_the_doctor_settings_checks(
+    overlays, overlay, monkeypatch
+):
+    """The doctor (and Settings > Readiness) read S3 and Redis with the
+    addons' own loaders: what the overlay gives Odoo passes (probes stubbed)."""
+    from peak_governor import companions, doctor
+
+    seen = {}
+
+    class Bucket:
+        def head_bucket(self, Bucket):
+            seen["bucket"] = Bucket
+
+    monkeypatch.setattr(companions, "s3_client", lambda cfg, *a, **k: Bucket())
+    monkeypatch.setattr(companions, "redis_ping", lambda cfg, t: seen.update(r=cfg))
+    docs = overlays[overlay]
+    for ns in namespaces(docs):
+        pod = named(docs, "Deployment", "odoo-web", ns)["spec"]["template"]["spec"]
+        env = dict(config_data(docs, ns))
+        env.update(
+            {e["name"]: e["value"] for e in pod["containers"][0]["env"] if "value" in e}
+        )
+        env.update(SECRETS[overlay], PEAK_METRICS_TOKEN="t" * 32)
+        cfg = doctor.DoctorConfig(environ=env)
+        for finding in doctor.check_s3(cfg) + doctor.check_redis(cfg):
+            assert finding.status == doctor.PASS, f"{overlay}/{ns}: {finding}"
+        assert seen["bucket"] == env["PEAK_S3_BUCKET"]
+        if overlay == "dedicated":
+            assert seen["r"].sentinels and not seen["r"].url

@@ -561,6 +561,45 @@ def test_s3_probe(seaweed_s3):
     assert time.monotonic() - started < 8
 
 
+def test_redis_probe_through_sentinels_without_a_url(tmp_path):
+    """The dedicated overlay's shape: Sentinels, no PEAK_REDIS_URL."""
+    from peak_dev.redis import RedisSentinel, RedisServer
+
+    master = RedisServer(tmp_path / "master").start()
+    sentinel = RedisSentinel(tmp_path / "sentinel", master)
+    try:
+        sentinel.start()
+        env = {
+            "PEAK_REDIS_SENTINELS": f"127.0.0.1:{sentinel.port}",
+            "PEAK_REDIS_SENTINEL_MASTER": sentinel.master_name,
+        }
+        ok = doctor.check_redis(DoctorConfig(environ=env))[0]
+        assert ok.status in (PASS, WARN) and "sentinel://" in ok.message, ok
+        lost = doctor.check_redis(
+            DoctorConfig(
+                probe_timeout=1,
+                environ=dict(env, PEAK_REDIS_SENTINEL_MASTER="no-such-master"),
+            )
+        )[0]
+        assert lost.status == FAIL and "unreachable" in lost.message
+    finally:
+        sentinel.stop()
+        master.stop()
+
+
+def test_s3_probe_plain_aws_without_endpoint(seaweed_s3, monkeypatch):
+    """No PEAK_S3_ENDPOINT_URL: boto3's own endpoint resolution and credential
+    chain, as in Odoo (here AWS_ENDPOINT_URL_S3 points it at SeaweedFS)."""
+    creds = seaweed_s3.credentials
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", creds.endpoint_url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", creds.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", creds.secret_key)
+    env = {"PEAK_S3_BUCKET": creds.bucket, "PEAK_S3_ENDPOINT_URL": ""}
+    ok = doctor.check_s3(DoctorConfig(environ=env))[0]
+    assert ok.status in (PASS, WARN), ok
+    assert "AWS S3" in ok.message
+
+
 # --- the command ----------------------------------------------------------------
 
 
@@ -591,7 +630,7 @@ def test_cli_json_exit_codes_and_bad_input(private_pg):
 
     bad = _doctor_cli("--dsn", dsn, env={"PEAK_DOCTOR_WORKERS": "lots"})
     assert bad.returncode == 2 and bad.stdout == ""
-    assert "env PEAK_DOCTOR_WORKERS='lots' is not a valid int" in bad.stderr
+    assert "env PEAK_DOCTOR_WORKERS='lots' is not an integer" in bad.stderr
 
     started = time.monotonic()
     down = _doctor_cli("--dsn", f"host=127.0.0.1 port={free_port()} user=x", "--json")

@@ -329,6 +329,5 @@ def test_bad_odoo_setting_exits_2_with_one_line():
         _set_param(key, None)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
-        f"peak-governor: Odoo parameter {key}: protected_severe_enter_age='soon' "
-        "is not a valid float"
+        f"peak-governor: Odoo parameter {key}='soon' is not a number"
     ]

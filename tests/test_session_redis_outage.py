@@ -193,5 +193,5 @@ def test_bad_redis_setting_stops_odoo_with_one_line(tmp_path):
     output = done.stdout + done.stderr
     assert done.returncode == 2, output[-2000:]
     critical = [line for line in output.splitlines() if "CRITICAL" in line]
-    assert len(critical) == 1 and "scheme must be redis" in critical[0], critical
+    assert len(critical) == 1 and "must use scheme redis" in critical[0], critical
     assert "never-logged" not in output

@@ -10,7 +10,9 @@
     "installable": True,
     # peak_queue: migration jobs in the bulk class, GC deferred in windows.
     "depends": ["peak_base", "peak_queue", "queue_job"],
-    "external_dependencies": {"python": ["boto3", "prometheus_client"]},
+    "external_dependencies": {
+        "python": ["boto3", "peak_settings", "prometheus_client"]
+    },
     "data": [
         "security/ir.model.access.csv",
         "data/peak_queue_function_rule_data.xml",

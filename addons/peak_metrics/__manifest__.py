@@ -10,7 +10,7 @@
     "license": "LGPL-3",
     "installable": True,
     "depends": ["peak_base", "peak_queue"],
-    "external_dependencies": {"python": ["prometheus_client"]},
+    "external_dependencies": {"python": ["peak_settings", "prometheus_client"]},
     "data": [
         "security/ir.model.access.csv",
         "views/res_config_settings_views.xml",

@@ -10,7 +10,9 @@
     "license": "LGPL-3",
     "installable": True,
     "depends": ["peak_base"],
-    "external_dependencies": {"python": ["redis", "prometheus_client"]},
+    "external_dependencies": {
+        "python": ["peak_settings", "redis", "prometheus_client"]
+    },
     "data": [
         "security/ir.model.access.csv",
         "views/res_config_settings_views.xml",

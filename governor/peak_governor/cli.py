@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from peak_settings import is_empty, read_options
+
 from . import __version__, contract
 from .actuator import ContractError
 from .config import (
@@ -40,28 +42,57 @@ from .schedule import peak_state
 
 _logger = logging.getLogger("peak_governor")
 
-# (flag, env suffix, Config field, type)
+# (flag, env suffix, Config field, type): the everyday options...
 RUN_OPTIONS = [
     ("--dsn", "DSN", "dsn", str),
+    ("--http-host", "HTTP_HOST", "http_host", str),
+    ("--http-port", "HTTP_PORT", "http_port", int),
+    ("--log-level", "LOG_LEVEL", "log_level", str),
+    ("--log-format", "LOG_FORMAT", "log_format", str),
+    ("--dry-run", "DRY_RUN", "dry_run", bool),
+    ("--once", "ONCE", "once", bool),
+]
+# ...and the ones with defaults that rarely need changing (the expert group).
+EXPERT_OPTIONS = [
     ("--interval", "INTERVAL", "interval", float),
     ("--lease-ttl", "LEASE_TTL", "lease_ttl", int),
     ("--leader-ttl", "LEADER_TTL", "leader_ttl", int),
-    ("--http-host", "HTTP_HOST", "http_host", str),
-    ("--http-port", "HTTP_PORT", "http_port", int),
     ("--instance-id", "INSTANCE_ID", "instance_id", str),
-    ("--log-level", "LOG_LEVEL", "log_level", str),
-    ("--log-format", "LOG_FORMAT", "log_format", str),
+    ("--allow-superuser", "ALLOW_SUPERUSER", "allow_superuser", bool),
 ]
-BOOL_OPTIONS = [
-    ("--dry-run", "DRY_RUN", "dry_run"),
-    ("--once", "ONCE", "once"),
-    ("--allow-superuser", "ALLOW_SUPERUSER", "allow_superuser"),
-]
+#: Policy settings an operator picks (in the main group); every other policy
+#: threshold is an expert setting. Names the policy does not have are skipped.
+MAIN_POLICY_SETTINGS = ("profile", "drain")
+EXPERT_TITLE = "expert settings (the defaults fit most sites; see governor/README.md)"
+
+
+def _add_options(group, options) -> None:
+    for flag, env, _field, kind in options:
+        if kind is bool:
+            group.add_argument(
+                flag,
+                action="store_true",
+                default=None,
+                help=f"env PEAK_GOVERNOR_{env}=1",
+            )
+        else:
+            group.add_argument(flag, default=None, help=f"env PEAK_GOVERNOR_{env}")
+
+
+def _add_policy_option(group, name: str) -> None:
+    group.add_argument(
+        f"--{name.replace('_', '-')}",
+        dest=f"policy__{name}",
+        default=None,
+        metavar="VALUE",
+        help=f"env PEAK_GOVERNOR_{name.upper()}",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="peak-governor",
+        usage="%(prog)s [run | status | explain CHANNEL] [options]",
         description="Pause low-priority Odoo job channels when fulfillment work "
         "waits on PostgreSQL locks. Settings: flags > env PEAK_GOVERNOR_* > Odoo "
         "system parameters peak_governor.* > defaults.",
@@ -80,58 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="database to govern (repeat for several; default: the DSN's dbname; "
         "env PEAK_GOVERNOR_DATABASES, comma-separated)",
     )
-    for flag, env, _field, _kind in RUN_OPTIONS:
-        parser.add_argument(flag, default=None, help=f"env PEAK_GOVERNOR_{env}")
-    for flag, env, _field in BOOL_OPTIONS:
-        parser.add_argument(
-            flag, action="store_true", default=None, help=f"env PEAK_GOVERNOR_{env}=1"
-        )
-    policy = parser.add_argument_group("policy thresholds")
-    for name in policy_fields():
-        policy.add_argument(
-            f"--{name.replace('_', '-')}",
-            dest=f"policy__{name}",
-            default=None,
-            metavar="VALUE",
-            help=f"env PEAK_GOVERNOR_{name.upper()}",
-        )
+    _add_options(parser, RUN_OPTIONS)
+    policy = policy_fields()
+    for name in MAIN_POLICY_SETTINGS:
+        if name in policy:
+            _add_policy_option(parser, name)
+    expert = parser.add_argument_group(EXPERT_TITLE)
+    _add_options(expert, EXPERT_OPTIONS)
+    for name in policy:
+        if name not in MAIN_POLICY_SETTINGS:
+            _add_policy_option(expert, name)
     return parser
-
-
-def _typed(name, raw, kind, source):
-    if kind is bool:
-        if isinstance(raw, bool):
-            return raw
-        if str(raw).strip().lower() in ("1", "true", "yes", "on"):
-            return True
-        if str(raw).strip().lower() in ("0", "false", "no", "off", ""):
-            return False
-    else:
-        try:
-            return kind(raw)
-        except ValueError:
-            pass
-    raise ConfigError(f"{source} {name}={raw!r} is not a valid {kind.__name__}")
 
 
 def load_config(args, environ=os.environ) -> Config:
     """Flags > env > (policy only) Odoo parameters > defaults; validated."""
-    values = {}
-    for flag, env, field, kind in RUN_OPTIONS:
-        raw = getattr(args, field, None)
-        source = f"flag {flag}"
-        if raw is None and f"PEAK_GOVERNOR_{env}" in environ:
-            raw, source = environ[f"PEAK_GOVERNOR_{env}"], f"env PEAK_GOVERNOR_{env}"
-        if raw is not None:
-            values[field] = _typed(field, raw, kind, source)
-    for _flag, env, field in BOOL_OPTIONS:
-        raw = getattr(args, field, None)
-        if raw is None and f"PEAK_GOVERNOR_{env}" in environ:
-            raw = _typed(
-                field, environ[f"PEAK_GOVERNOR_{env}"], bool, f"env PEAK_GOVERNOR_{env}"
-            )
-        if raw is not None:
-            values[field] = raw
+    options = RUN_OPTIONS + EXPERT_OPTIONS
+    values = read_options(options, args, environ, "PEAK_GOVERNOR_")
     if not values.get("dsn"):
         raise ConfigError(
             "no DSN: set --dsn or PEAK_GOVERNOR_DSN (libpq conninfo or URI)"
@@ -152,7 +148,7 @@ def load_config(args, environ=os.environ) -> Config:
     overrides = env_settings(environ)
     for name in policy_fields():
         raw = getattr(args, f"policy__{name}", None)
-        if raw is not None:
+        if not is_empty(raw):
             overrides[name] = (f"flag --{name.replace('_', '-')}", raw)
     # Validate flags and env before touching any database.
     config = Config(databases=tuple(databases), **values)

@@ -9,8 +9,10 @@ policy threshold has the three spellings, generated from
     PEAK_GOVERNOR_PROTECTED_ELEVATED_ENTER_AGE=0.3
     peak_governor.protected_elevated_enter_age = 0.3
 
-A bad value anywhere is a :class:`ConfigError`: the CLI prints its one line and
-exits with code 2.
+A bad value anywhere is a :class:`ConfigError` (``peak_settings``' one error
+format, ``env PEAK_GOVERNOR_INTERVAL='fast' is not a number``): the CLI prints
+its one line and exits with code 2. Values are read and converted by the
+project's one settings reader, :mod:`peak_settings.reader`.
 """
 
 import dataclasses
@@ -19,15 +21,17 @@ import re
 import socket
 from dataclasses import dataclass, field
 
-from .policy import PolicyConfig, with_profile
+from peak_settings import SettingError, convert, is_empty
+
+from .policy import PROFILE_NAMES, PolicyConfig, with_profile
 
 ENV_PREFIX = "PEAK_GOVERNOR_"
 ODOO_PREFIX = "peak_governor."
 _DB_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}")
 
 
-class ConfigError(ValueError):
-    """A setting has a value the governor cannot run with."""
+#: A setting has a value the governor cannot run with (one error type for all).
+ConfigError = SettingError
 
 
 @dataclass(frozen=True)
@@ -104,41 +108,21 @@ def policy_fields(default=None, prefix="") -> dict[str, tuple[tuple[str, ...], t
     return out
 
 
-def _convert(name: str, raw, kind: type, source: str):
-    if isinstance(raw, kind) and not isinstance(raw, bool | str):
-        return raw
-    text = str(raw).strip()
-    try:
-        if kind is bool:
-            if text.lower() in ("1", "true", "yes", "on"):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError(text)
-        return kind(text)
-    except ValueError:
-        raise ConfigError(
-            f"{source} {name}={text!r} is not a valid {kind.__name__}"
-        ) from None
-
-
 def apply_policy_settings(policy: PolicyConfig, values: dict[str, tuple[str, object]]):
     """Return ``policy`` with ``{flat_name: (source, raw value)}`` applied."""
     known = policy_fields()
     if "profile" in values:
         # A profile sets defaults: explicit settings, applied after it, win.
         source, raw = values["profile"]
-        try:
-            policy = with_profile(policy, str(raw).strip())
-        except ValueError as exc:
-            raise ConfigError(f"{source} {exc}") from None
+        name = convert(str(raw).strip(), str, source, choices=PROFILE_NAMES)
+        policy = with_profile(policy, name)
     for name, (source, raw) in values.items():
         if name == "profile":
             continue
         if name not in known:
-            raise ConfigError(f"{source} {name} is not a governor setting")
+            raise ConfigError(f"{source} is not a governor setting")
         path, kind = known[name]
-        value = _convert(name, raw, kind, source)
+        value = convert(raw, kind, source)
         if len(path) == 1:
             policy = dataclasses.replace(policy, **{path[0]: value})
         else:
@@ -153,8 +137,8 @@ def env_settings(environ=os.environ) -> dict[str, tuple[str, str]]:
     for key, value in environ.items():
         if key.startswith(ENV_PREFIX):
             name = key[len(ENV_PREFIX) :].lower()
-            if name in names:
-                out[name] = (f"env {key}:", value)
+            if name in names and not is_empty(value):
+                out[name] = (f"env {key}", value)
     return out
 
 
@@ -166,5 +150,5 @@ def odoo_settings(rows) -> dict[str, tuple[str, str]]:
         # Odoo's Settings store an empty number field as 0: the default then.
         if str(value).strip() in ("", "0", "0.0", "False"):
             continue
-        out[name] = (f"Odoo parameter {key}:", value)
+        out[name] = (f"Odoo parameter {key}", value)
     return out

@@ -11,7 +11,6 @@ both sides run the same code and print the same words. Nothing here writes to
 the database.
 """
 
-import configparser
 import dataclasses
 import json
 import os
@@ -22,6 +21,18 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from peak_settings import (
+    SettingError,
+    convert,
+    get,
+    is_empty,
+    read_odoo_conf,
+    read_options,
+)
+from peak_settings import metrics as metrics_settings
+
+from . import companions
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 EXIT_CODES = {PASS: 0, SKIP: 0, WARN: 1, FAIL: 2}
@@ -38,8 +49,8 @@ REQUIRED_INDEXES = (
 )
 
 
-class DoctorConfigError(ValueError):
-    """A bad setting: the CLI exits 2 with this message."""
+#: A bad setting: the CLI exits 2 with this message (the one settings error).
+DoctorConfigError = SettingError
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,8 @@ class DoctorConfig:
     odoo_url: str = ""
     probe_timeout: float = 3.0
     environ: dict = field(default_factory=dict, compare=False, repr=False)
+    #: ``[peak_*]`` sections of the Odoo config file (the addons read them)
+    sections: dict = field(default_factory=dict, compare=False, repr=False)
 
     def validate(self) -> "DoctorConfig":
         for name in ("workers", "db_maxconn", "cron_threads", "jobrunners"):
@@ -99,11 +112,10 @@ class DoctorConfig:
 
 
 def read_odoo_config(path: str) -> dict:
-    """The process layout and queue_job settings of an Odoo config file."""
-    parser = configparser.ConfigParser(interpolation=None)
-    if not parser.read(path):
-        raise DoctorConfigError(f"cannot read Odoo configuration file {path}")
-    options = dict(parser.items("options")) if parser.has_section("options") else {}
+    """The process layout, queue_job settings and ``[peak_*]`` sections of an
+    Odoo config file, as DoctorConfig keyword arguments."""
+    conf = read_odoo_conf(path)
+    options = conf.get("options", {})
     values: dict = {}
     for key, name in (
         ("workers", "workers"),
@@ -111,19 +123,15 @@ def read_odoo_config(path: str) -> dict:
         ("db_maxconn_gevent", "db_maxconn_gevent"),
         ("max_cron_threads", "cron_threads"),
     ):
-        raw = options.get(key, "").strip()
-        if raw and raw.lower() not in ("false", "none"):
-            try:
-                values[name] = int(raw)
-            except ValueError:
-                raise DoctorConfigError(
-                    f"{path}: {key}={raw!r} is not an integer"
-                ) from None
+        raw = options.get(key, "")
+        # Odoo writes an unset option as False or None.
+        if not is_empty(raw) and raw.strip().lower() not in ("false", "none"):
+            values[name] = convert(raw, int, f"{path} [options] {key}")
     values["server_wide_modules"] = options.get("server_wide_modules", "base,web")
-    channels = ""
-    if parser.has_section("queue_job"):
-        channels = parser.get("queue_job", "channels", fallback="") or ""
-    values["queue_job_channels"] = channels.strip()
+    values["queue_job_channels"] = (
+        conf.get("queue_job", {}).get("channels", "") or ""
+    ).strip()
+    values["sections"] = {n: v for n, v in conf.items() if n.startswith("peak_")}
     return values
 
 
@@ -772,102 +780,91 @@ def check_backup_age(cur, cfg: DoctorConfig, now: float | None = None) -> list[F
 # --- companion services (when their addon is installed) ----------------------
 
 
-def _env(cfg: DoctorConfig, name: str, default: str = "") -> str:
-    return cfg.environ.get(name, default)
-
-
 def check_s3(cfg: DoctorConfig) -> list[Finding]:
-    endpoint = _env(cfg, "PEAK_S3_ENDPOINT_URL")
-    bucket = _env(cfg, "PEAK_S3_BUCKET", "odoo-peak")
-    if not endpoint:
+    """Odoo's bucket, from Odoo's own settings code: env PEAK_S3_* >
+    [peak_attachment_s3] > defaults (no endpoint: plain AWS S3)."""
+    name = "S3 attachments"
+    try:
+        s3 = companions.s3_config(cfg.environ, cfg.sections)
+    except SettingError as exc:
         return [
             Finding(
-                "S3 attachments",
+                name,
                 FAIL,
-                "peak_attachment_s3 is installed but PEAK_S3_ENDPOINT_URL is not set "
-                "for the doctor",
-                "run the doctor with the same PEAK_S3_* environment as Odoo",
+                f"peak_attachment_s3 is installed but its settings are refused: {exc}",
+                "run the doctor with the same PEAK_S3_* environment and --odoo-config "
+                "as Odoo",
             )
         ]
+    if s3.enabled is False:
+        return [Finding(name, SKIP, "turned off (PEAK_S3_ENABLED)")]
+    where = companions.s3_where(s3)
     try:
-        import boto3
-        from botocore.config import Config
-
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id=_env(cfg, "PEAK_S3_ACCESS_KEY") or None,
-            aws_secret_access_key=_env(cfg, "PEAK_S3_SECRET_KEY") or None,
-            region_name=_env(cfg, "PEAK_S3_REGION", "us-east-1"),
-            config=Config(
-                connect_timeout=cfg.probe_timeout,
-                read_timeout=cfg.probe_timeout,
-                retries={"max_attempts": 1},
-            ),
-        )
+        client = companions.s3_client(s3, cfg.environ, cfg.probe_timeout)
         started = time.monotonic()
-        client.head_bucket(Bucket=bucket)
+        client.head_bucket(Bucket=s3.bucket)
         ms = (time.monotonic() - started) * 1000
     except Exception as exc:  # any failure is the finding
         return [
             Finding(
-                "S3 attachments",
+                name,
                 FAIL,
-                f"bucket {bucket} at {endpoint} unreachable: {type(exc).__name__}: "
+                f"bucket {s3.bucket} at {where} unreachable: {type(exc).__name__}: "
                 f"{str(exc)[:200]}",
-                "check the S3 endpoint, credentials and bucket (PEAK_S3_*)",
+                "check the S3 endpoint, credentials and bucket (PEAK_S3_*, AWS_*)",
             )
         ]
     status = WARN if ms > 200 else PASS
     return [
         Finding(
-            "S3 attachments",
+            name,
             status,
-            f"bucket {bucket} answers in {ms:.0f} ms",
+            f"bucket {s3.bucket} answers in {ms:.0f} ms ({where})",
             "S3 latency over 200 ms slows every label print" if status == WARN else "",
         )
     ]
 
 
 def check_redis(cfg: DoctorConfig) -> list[Finding]:
-    url = _env(cfg, "PEAK_REDIS_URL")
-    if not url:
+    """Odoo's session store, from Odoo's own settings code: PEAK_REDIS_URL or
+    the Sentinels (PEAK_REDIS_SENTINELS), env > [peak_session_redis]."""
+    name = "session store"
+    fix = "run the doctor with the same PEAK_REDIS_* environment and --odoo-config"
+    try:
+        store = companions.redis_config(cfg.environ, cfg.sections)
+    except SettingError as exc:
+        return [Finding(name, FAIL, f"settings refused: {exc}", fix)]
+    if not store.enabled:
         return [
             Finding(
-                "session store",
+                name,
                 FAIL,
-                "peak_session_redis is installed but PEAK_REDIS_URL is not set for "
-                "the doctor",
-                "run the doctor with the same PEAK_REDIS_URL as Odoo",
+                "peak_session_redis is installed but neither PEAK_REDIS_URL nor "
+                "PEAK_REDIS_SENTINELS is set for the doctor (sessions stay on the "
+                "filesystem)",
+                fix,
             )
         ]
     try:
-        import redis
-
-        client = redis.Redis.from_url(
-            url,
-            socket_connect_timeout=cfg.probe_timeout,
-            socket_timeout=cfg.probe_timeout,
-        )
         started = time.monotonic()
-        client.ping()
+        companions.redis_ping(store, cfg.probe_timeout)
         ms = (time.monotonic() - started) * 1000
-        client.close()
     except Exception as exc:  # any failure is the finding
         return [
             Finding(
-                "session store",
+                name,
                 FAIL,
-                f"Redis unreachable: {type(exc).__name__}: {str(exc)[:200]}",
-                "check Redis and PEAK_REDIS_URL",
+                f"Redis unreachable at {store.target}: {type(exc).__name__}: "
+                f"{str(exc)[:200]}",
+                "check Redis and PEAK_REDIS_URL / PEAK_REDIS_SENTINELS",
             )
         ]
     status = WARN if ms > 50 else PASS
     return [
         Finding(
-            "session store",
+            name,
             status,
-            f"Redis answers PING in {ms:.1f} ms",
+            f"Redis answers PING in {ms:.1f} ms ({store.target})",
             "Redis latency over 50 ms slows every request" if status == WARN else "",
         )
     ]
@@ -902,7 +899,13 @@ def check_metrics_protected(cfg: DoctorConfig) -> list[Finding]:
                 "set PEAK_METRICS_TOKEN for Odoo and the scraper",
             )
         ]
-    token = _env(cfg, "PEAK_METRICS_TOKEN")
+    try:
+        token = metrics_settings.load(
+            cfg.environ, cfg.sections.get(metrics_settings.SECTION)
+        ).token
+    except SettingError as exc:
+        findings.append(Finding("/metrics scrape", FAIL, str(exc), "fix the setting"))
+        token = ""
     if token:
         request = urllib.request.Request(
             url, headers={"Authorization": f"Bearer {token}"}
@@ -1064,24 +1067,18 @@ def add_arguments(parser) -> None:
 
 
 def config_from(args, environ=os.environ) -> DoctorConfig:
+    """flags > env PEAK_DOCTOR_* > the Odoo config file > defaults."""
     values: dict = {}
-    odoo_config = getattr(args, "odoo_config", None) or environ.get(
-        "PEAK_DOCTOR_ODOO_CONFIG"
+    odoo_config = get(
+        str,
+        flag="--odoo-config",
+        flag_value=getattr(args, "odoo_config", None),
+        environ=environ,
+        env="PEAK_DOCTOR_ODOO_CONFIG",
     )
     if odoo_config:
         values.update(read_odoo_config(odoo_config))
-    for flag, env, name, kind in DOCTOR_OPTIONS:
-        raw, source = getattr(args, name, None), f"flag {flag}"
-        if raw is None and f"PEAK_DOCTOR_{env}" in environ:
-            raw, source = environ[f"PEAK_DOCTOR_{env}"], f"env PEAK_DOCTOR_{env}"
-        if raw is None:
-            continue
-        try:
-            values[name] = kind(raw)
-        except ValueError:
-            raise DoctorConfigError(
-                f"{source}={raw!r} is not a valid {kind.__name__}"
-            ) from None
+    values.update(read_options(DOCTOR_OPTIONS, args, environ, "PEAK_DOCTOR_"))
     return DoctorConfig(environ=dict(environ), **values).validate()
 
 

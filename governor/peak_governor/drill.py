@@ -42,6 +42,9 @@ from pathlib import Path
 
 import psycopg
 
+from peak_settings import SettingError, read_options
+
+from . import companions
 from .scratch import PrivatePostgres, as_postgres, make_root
 
 PASS, FAIL = "pass", "fail"
@@ -74,8 +77,8 @@ print("PEAK_DRILL_RESULT " + json.dumps({
 """
 
 
-class DrillError(ValueError):
-    """Bad options: exit 2."""
+#: Bad options: exit 2 (the one settings error of peak_settings).
+DrillError = SettingError
 
 
 @dataclass
@@ -361,18 +364,9 @@ def check_addons(cur) -> Step:
     )
 
 
-def _s3_client(environ: dict):
-    import boto3
-    from botocore.config import Config
-
-    return boto3.client(
-        "s3",
-        endpoint_url=environ.get("PEAK_S3_ENDPOINT_URL") or None,
-        aws_access_key_id=environ.get("PEAK_S3_ACCESS_KEY") or None,
-        aws_secret_access_key=environ.get("PEAK_S3_SECRET_KEY") or None,
-        region_name=environ.get("PEAK_S3_REGION", "us-east-1"),
-        config=Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2}),
-    )
+def _sections(opts) -> dict:
+    """The ``[peak_*]`` sections of --odoo-config, as Odoo reads them."""
+    return companions.odoo_sections(opts.odoo_config) if opts.odoo_config else {}
 
 
 def _object_reader(opts: DrillOptions):
@@ -381,20 +375,23 @@ def _object_reader(opts: DrillOptions):
     other names from the ``--filestore`` directory. None: the object is
     missing."""
     clients = {}
-    bucket = opts.environ.get("PEAK_S3_BUCKET", "odoo-peak")
-    prefix = opts.environ.get("PEAK_S3_KEY_PREFIX", "odoo/{db}/").replace(
-        "{db}", opts.database
-    )
 
     def read(store_fname: str) -> bytes | None:
         if store_fname.startswith("s3://"):
             from botocore.exceptions import ClientError
 
             if "s3" not in clients:
-                clients["s3"] = _s3_client(opts.environ)
+                # Odoo's own S3 settings (env PEAK_S3_* > [peak_attachment_s3]).
+                cfg = companions.s3_config(opts.environ, _sections(opts))
+                clients["s3"] = (
+                    cfg,
+                    companions.s3_client(cfg, opts.environ, 30, attempts=2),
+                )
+            cfg, client = clients["s3"]
             try:
-                response = clients["s3"].get_object(
-                    Bucket=bucket, Key=prefix + store_fname[len("s3://") :]
+                response = client.get_object(
+                    Bucket=cfg.bucket,
+                    Key=cfg.prefix_for(opts.database) + store_fname[len("s3://") :],
                 )
                 return response["Body"].read()
             except ClientError as exc:
@@ -598,19 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def options_from(args, environ=os.environ) -> DrillOptions:
-    values: dict = {}
-    for flag, env, name, kind in RESTORE_OPTIONS:
-        raw, source = getattr(args, name), f"{flag}"
-        if raw is None and f"PEAK_DRILL_{env}" in environ:
-            raw, source = environ[f"PEAK_DRILL_{env}"], f"env PEAK_DRILL_{env}"
-        if raw is None:
-            continue
-        try:
-            values[name] = kind(raw)
-        except ValueError:
-            raise DrillError(
-                f"{source}={raw!r} is not a valid {kind.__name__}"
-            ) from None
+    """flags > env PEAK_DRILL_* > defaults."""
+    values = read_options(RESTORE_OPTIONS, args, environ, "PEAK_DRILL_")
     if not values.get("database"):
         raise DrillError("--database (the Odoo database to restore) is required")
     return DrillOptions(keep=args.keep, environ=dict(environ), **values).validate()
@@ -660,7 +646,20 @@ class FailoverOptions:
     timeout: float = 120.0
     environ: dict = dataclasses.field(default_factory=dict, repr=False)
 
+    def redis(self):
+        """Odoo's session store, as peak_session_redis reads it."""
+        return companions.redis_config(self.environ, {})
+
+    def s3(self):
+        """Odoo's bucket, as peak_attachment_s3 reads it; None: none set."""
+        if not self.environ.get("PEAK_S3_BUCKET"):
+            return None
+        return companions.s3_config(self.environ, {})
+
     def validate(self) -> "FailoverOptions":
+        # Bad S3/Redis settings are refused up front, probed or not.
+        self.redis()
+        self.s3()
         if not self.components:
             raise DrillError("give at least one --component")
         for name in self.components:
@@ -673,15 +672,15 @@ class FailoverOptions:
                     f"{name}: give --stop {name}=CMD and --start {name}=CMD"
                 )
             probe_missing = {
-                "governor": not self.governor_url,
-                "redis": not self.environ.get("PEAK_REDIS_URL"),
-                "s3": not self.environ.get("PEAK_S3_ENDPOINT_URL"),
-                "postgres": not self.dsn,
-            }[name]
+                "governor": lambda: not self.governor_url,
+                "redis": lambda: not self.redis().enabled,
+                "s3": lambda: not self.s3(),
+                "postgres": lambda: not self.dsn,
+            }[name]()
             if probe_missing:
                 raise DrillError(
                     f"{name}: nothing to probe it with (--governor-url, "
-                    "PEAK_REDIS_URL, PEAK_S3_ENDPOINT_URL or --dsn)"
+                    "PEAK_REDIS_URL or _SENTINELS, PEAK_S3_BUCKET or --dsn)"
                 )
         for name in ("detect_target_seconds", "recover_target_seconds", "timeout"):
             if getattr(self, name) <= 0:
@@ -710,49 +709,23 @@ def _probes(opts: FailoverOptions) -> dict:
     if opts.governor_url:
         ready = opts.governor_url.rstrip("/") + "/readyz"
         probes["governor"] = lambda: _http_ok(ready, timeout)
-    if opts.environ.get("PEAK_REDIS_URL"):
+    store = opts.redis()
+    if store.enabled:
 
         def redis_ok():
-            import redis
-
             try:
-                client = redis.Redis.from_url(
-                    opts.environ["PEAK_REDIS_URL"],
-                    socket_connect_timeout=timeout,
-                    socket_timeout=timeout,
-                )
-                try:
-                    return bool(client.ping())
-                finally:
-                    client.close()
+                return companions.redis_ping(store, timeout)
             except Exception:  # any failure means down
                 return False
 
         probes["redis"] = redis_ok
-    if opts.environ.get("PEAK_S3_ENDPOINT_URL"):
+    bucket = opts.s3()
+    if bucket is not None:
 
         def s3_ok():
-            from botocore.config import Config
-
             try:
-                import boto3
-
-                client = boto3.client(
-                    "s3",
-                    endpoint_url=opts.environ["PEAK_S3_ENDPOINT_URL"],
-                    aws_access_key_id=opts.environ.get("PEAK_S3_ACCESS_KEY") or None,
-                    aws_secret_access_key=opts.environ.get("PEAK_S3_SECRET_KEY")
-                    or None,
-                    region_name=opts.environ.get("PEAK_S3_REGION", "us-east-1"),
-                    config=Config(
-                        connect_timeout=timeout,
-                        read_timeout=timeout,
-                        retries={"max_attempts": 1},
-                    ),
-                )
-                client.head_bucket(
-                    Bucket=opts.environ.get("PEAK_S3_BUCKET", "odoo-peak")
-                )
+                client = companions.s3_client(bucket, opts.environ, timeout)
+                client.head_bucket(Bucket=bucket.bucket)
                 return True
             except Exception:  # any failure means down
                 return False
@@ -915,6 +888,29 @@ def _pairs(values, environ, prefix) -> dict:
     return out
 
 
+# (flag, env suffix, field, type)
+FAILOVER_OPTIONS = [
+    ("--odoo-url", "ODOO_URL", "odoo_url", str),
+    ("--governor-url", "GOVERNOR_URL", "governor_url", str),
+    ("--dsn", "DSN", "dsn", str),
+    (
+        "--detect-target-seconds",
+        "DETECT_TARGET_SECONDS",
+        "detect_target_seconds",
+        float,
+    ),
+    (
+        "--recover-target-seconds",
+        "RECOVER_TARGET_SECONDS",
+        "recover_target_seconds",
+        float,
+    ),
+    ("--outage-seconds", "OUTAGE_SECONDS", "outage_seconds", float),
+    ("--probe-timeout", "PROBE_TIMEOUT", "probe_timeout", float),
+    ("--timeout", "TIMEOUT", "timeout", float),
+]
+
+
 def failover_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="peak-governor drill failover",
@@ -940,16 +936,7 @@ def failover_main(argv: list[str]) -> int:
         metavar="NAME=CMD",
         help="env PEAK_DRILL_START_<NAME>",
     )
-    for flag, env in (
-        ("--odoo-url", "ODOO_URL"),
-        ("--governor-url", "GOVERNOR_URL"),
-        ("--dsn", "DSN"),
-        ("--detect-target-seconds", "DETECT_TARGET_SECONDS"),
-        ("--recover-target-seconds", "RECOVER_TARGET_SECONDS"),
-        ("--outage-seconds", "OUTAGE_SECONDS"),
-        ("--probe-timeout", "PROBE_TIMEOUT"),
-        ("--timeout", "TIMEOUT"),
-    ):
+    for flag, env, _name, _kind in FAILOVER_OPTIONS:
         parser.add_argument(flag, default=None, help=f"env PEAK_DRILL_{env}")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -960,26 +947,7 @@ def failover_main(argv: list[str]) -> int:
             for c in environ.get("PEAK_DRILL_COMPONENTS", "").split(",")
             if c.strip()
         ]
-        values = {}
-        for name in ("odoo_url", "governor_url", "dsn"):
-            values[name] = getattr(args, name) or environ.get(
-                f"PEAK_DRILL_{name.upper()}", ""
-            )
-        for name in (
-            "detect_target_seconds",
-            "recover_target_seconds",
-            "outage_seconds",
-            "probe_timeout",
-            "timeout",
-        ):
-            raw = getattr(args, name) or environ.get(f"PEAK_DRILL_{name.upper()}")
-            if raw is not None:
-                try:
-                    values[name] = float(raw)
-                except ValueError:
-                    raise DrillError(
-                        f"{name.replace('_', '-')}={raw!r} is not a number"
-                    ) from None
+        values = read_options(FAILOVER_OPTIONS, args, environ, "PEAK_DRILL_")
         opts = FailoverOptions(
             components=tuple(components),
             stop=_pairs(args.stop, environ, "STOP"),

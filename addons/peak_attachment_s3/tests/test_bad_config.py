@@ -65,7 +65,10 @@ class TestBadConfig(TransactionCase):
         )
 
     def test_bad_number(self):
-        self._check("must be a number", PEAK_S3_CONNECT_TIMEOUT="soon")
+        self._check(
+            "PEAK_S3_CONNECT_TIMEOUT='soon' is not a number",
+            PEAK_S3_CONNECT_TIMEOUT="soon",
+        )
 
     def test_bucket_that_does_not_exist(self):
         self._check("is not usable (not_found)", PEAK_S3_BUCKET="no-such-bucket-here")

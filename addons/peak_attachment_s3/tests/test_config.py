@@ -40,8 +40,8 @@ def test_environment_wins_over_config_section():
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"PEAK_S3_ENABLED": "maybe"}, "PEAK_S3_ENABLED must be a boolean"),
-        ({"PEAK_S3_MAX_ATTEMPTS": "three"}, "must be an integer"),
+        ({"PEAK_S3_ENABLED": "maybe"}, "env PEAK_S3_ENABLED='maybe' is not a boolean"),
+        ({"PEAK_S3_MAX_ATTEMPTS": "three"}, "is not an integer"),
         ({"PEAK_S3_DB_STORE_MAX_BYTES": "-1"}, "must be >= 0"),
         ({"PEAK_S3_READ_TIMEOUT": "0"}, "must be > 0"),
     ],
@@ -80,7 +80,7 @@ def test_valid_configuration_passes():
         {
             **GOOD,
             "PEAK_S3_ENDPOINT_URL": "https://s3.example:9000",
-            "PEAK_S3_KEY_PREFIX": "",
+            "PEAK_S3_KEY_PREFIX": "odoo/",
         },
         {},
     )

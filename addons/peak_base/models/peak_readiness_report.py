@@ -16,7 +16,9 @@ from odoo import api, fields, models
 from odoo.tools import config
 
 _logger = logging.getLogger(__name__)
-MISSING = "install peak-governor (pip install ./governor) in Odoo's environment"
+MISSING = (
+    "install peak-governor (pip install ./settings ./governor) in Odoo's environment"
+)
 BADGES = {"pass": "success", "warn": "warning", "fail": "danger", "skip": "secondary"}
 
 
@@ -66,6 +68,13 @@ class PeakReadinessReport(models.TransientModel):
             queue_job_channels=channels,
             server_wide_modules=",".join(wide),
             environ=dict(os.environ),
+            # The addons' [peak_*] sections: the S3 and Redis checks read
+            # them as the addons do.
+            sections={
+                name: dict(values)
+                for name, values in misc.items()
+                if name.startswith("peak_")
+            },
         ).validate()
 
     @api.model

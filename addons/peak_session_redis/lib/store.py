@@ -25,14 +25,12 @@ import time
 from hashlib import sha512
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 from werkzeug.exceptions import ServiceUnavailable
 
 from odoo.tools._vendor import sessions
 
 from . import metrics
-from .config import StoreConfig
+from .config import StoreConfig, make_client
 
 _logger = logging.getLogger(__name__)
 
@@ -103,33 +101,6 @@ class SessionStoreUnavailable(ServiceUnavailable):
     def __init__(self, retry_after: float):
         super().__init__(description=MESSAGE)
         self.error_response = _unavailable_app(max(1, round(retry_after)))
-
-
-def make_client(config: StoreConfig) -> redis.Redis:
-    """A redis-py client with bounded timeouts and no hidden retries."""
-    common = {
-        "socket_timeout": config.socket_timeout,
-        "socket_connect_timeout": config.connect_timeout,
-        "retry": Retry(NoBackoff(), 0),
-        "retry_on_timeout": False,
-        "health_check_interval": 30,
-        "client_name": "odoo-peak-sessions",
-    }
-    if config.password:
-        common["password"] = config.password
-    if config.sentinels:
-        from redis.sentinel import Sentinel
-
-        sentinel = Sentinel(
-            list(config.sentinels),
-            sentinel_kwargs={
-                "socket_timeout": config.socket_timeout,
-                "socket_connect_timeout": config.connect_timeout,
-            },
-            **common,
-        )
-        return sentinel.master_for(config.sentinel_master, **common)
-    return redis.Redis.from_url(config.url, **common)
 
 
 def _reason(exc: Exception) -> str:

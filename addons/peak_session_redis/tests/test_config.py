@@ -70,7 +70,7 @@ def test_sentinels():
         ({"PEAK_REDIS_SOCKET_TIMEOUT": "soon"}, "not a number"),
         ({"PEAK_REDIS_CONNECT_TIMEOUT": "0"}, "between"),
         ({"PEAK_REDIS_ANONYMOUS_TTL": "5"}, "between"),
-        ({"PEAK_REDIS_MIGRATE_FILESYSTEM": "maybe"}, "true or false"),
+        ({"PEAK_REDIS_MIGRATE_FILESYSTEM": "maybe"}, "not a boolean"),
     ],
 )
 def test_bad_values_are_refused_with_the_variable_named(env, message):
