@@ -63,6 +63,14 @@ EXPERT_OPTIONS = [
 #: Policy settings an operator picks (in the main group); every other policy
 #: threshold is an expert setting. Names the policy does not have are skipped.
 MAIN_POLICY_SETTINGS = ("profile", "drain")
+#: What the main policy settings take, before their env variable.
+MAIN_POLICY_HELP = {
+    "profile": "balanced (default): lease for waves of waiting work; "
+    "pickers_first: also preempt the job a lone picker waits on; "
+    "observe: never act.",
+    "drain": "before fulfillment windows: auto (default), off, or a lead in "
+    "seconds.",
+}
 EXPERT_TITLE = "expert settings (the defaults fit most sites; see governor/README.md)"
 
 
@@ -80,12 +88,14 @@ def _add_options(group, options) -> None:
 
 
 def _add_policy_option(group, name: str) -> None:
+    what = MAIN_POLICY_HELP.get(name)
+    env = f"env PEAK_GOVERNOR_{name.upper()}"
     group.add_argument(
         f"--{name.replace('_', '-')}",
         dest=f"policy__{name}",
         default=None,
         metavar="VALUE",
-        help=f"env PEAK_GOVERNOR_{name.upper()}",
+        help=f"{what} {env}" if what else env,
     )
 
 
