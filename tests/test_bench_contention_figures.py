@@ -88,3 +88,28 @@ def test_a_profile_run_records_the_settings_the_governor_got(bench):
     for bad in ("protect_starving=maybe", "no_such_setting=1", "lone_hold_seconds"):
         with pytest.raises(SystemExit):
             bench.parse_args(["--policy", bad])
+
+
+def test_lone_slow_calls_are_the_slow_calls_between_waves(bench):
+    import contention_lone
+
+    workload = bench.Workload(
+        mode_seconds=100.0, wave_period_s=50.0, burst_offset_s=10.0, burst_seconds=10.0
+    )  # bursts at 10-20 s and 60-70 s
+    samples = [
+        call(12.0, 900.0),  # slow inside a burst: the wave's figures
+        call(22.0, 700.0),  # in the burst's 5 s tail: still the wave
+        call(30.0, 50.0),  # between waves, fast
+        call(31.0, 1200.0),  # lone and slow
+        call(40.0, 2400.0),  # lone and slow
+        {"t": 45.0, "ms": 5000.0, "row": 0, "error": "HTTP 500"},  # an error
+    ]
+    figures = contention_lone.lone_calls(samples, workload, threshold_ms=100.0)
+    assert figures["lone_slow_calls"] == 2
+    assert figures["lone_slow_max_s"] == 2.4
+    assert 1.2 < figures["lone_slow_p95_s"] <= 2.4
+    assert contention_lone.lone_calls([], workload, 100.0) == {
+        "lone_slow_calls": 0,
+        "lone_slow_max_s": None,
+        "lone_slow_p95_s": None,
+    }
