@@ -292,6 +292,7 @@ def test_preempted_job_is_retried_and_done_exactly_once(odoo_server):  # noqa: F
     )[0]
     assert event[0] == "root.bulk" and event[1] == "preempt"
     assert event[2]["job_uuid"] == job_uuid and event[2]["signal_sent"] is True
+    assert event[2]["signal"] == "cancel", "it was running a statement"
     assert event[2]["preempted"]["blocked_protected_seconds"] >= 1.0
     counted = [
         s.value

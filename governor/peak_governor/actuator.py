@@ -223,8 +223,10 @@ class Actuator:
         self._written[action.channel] = time.monotonic()
 
     def _preempt(self, conn, action: Action) -> bool:
-        """Cancel the job's running statement through the contract (which
-        checks the backend still runs that job); True when signalled."""
+        """Free the job's locks through the contract, which checks the backend
+        still runs that job and picks the signal: cancel its running statement,
+        or terminate its session when it is idle in its transaction (a cancel
+        would not reach it). True when signalled."""
         with conn.cursor() as cur:
             cur.execute(
                 contract.PREEMPT_SQL,
@@ -236,16 +238,17 @@ class Actuator:
                     json.dumps(action.evidence, default=str),
                 ),
             )
-            sent = bool(cur.fetchone()[0])
+            signal, sent = cur.fetchone()
         _logger.warning(
-            "preempted job %s of %s (backend %s)%s",
+            "preempted job %s of %s (backend %s, %s)%s",
             action.job_uuid,
             action.channel,
             action.pid,
-            "" if sent else ": the cancel could not be signalled",
-            extra={"event": "preempt", "database": self.database},
+            signal,
+            "" if sent else f": the {signal} could not be signalled",
+            extra={"event": "preempt", "database": self.database, "signal": signal},
         )
-        return sent
+        return bool(sent)
 
     def _release(self, conn, channel: str | None, reason: str) -> int:
         if channel is None:

@@ -1,4 +1,4 @@
-"""The governor's side of the DB contract (docs/db-contract.md, version 3).
+"""The governor's side of the DB contract (docs/db-contract.md, version 4).
 
 Every statement the governor sends to the lease tables lives here, so that one
 test can hold them against the contract document.
@@ -24,7 +24,11 @@ HEARTBEAT_SQL = (
 RESIGN_SQL = "SELECT peak_queue_governor_resign(%s)"
 # Conflicts of protected work per class since install (contract v3).
 CONFLICTS_SQL = "SELECT priority_class, conflicts FROM peak_queue_conflicts()"
-PREEMPT_SQL = "SELECT peak_queue_job_preempt(%s, %s, %s, %s, %s::jsonb)"
+# Which signal the contract chose (v4): 'cancel' for a running statement,
+# 'terminate' for a session idle in its transaction; and whether it was sent.
+PREEMPT_SQL = (
+    "SELECT signal, signal_sent FROM peak_queue_job_preempt(%s, %s, %s, %s, %s::jsonb)"
+)
 SUPERUSER_SQL = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
 SETTINGS_SQL = (
     "SELECT key, value FROM ir_config_parameter WHERE key LIKE 'peak\\_governor.%%'"

@@ -11,6 +11,13 @@ the job row is queue bookkeeping, not interactive work.
 A critical or operational job that loses its transaction to a concurrent
 one (queue_job postpones it) is counted as a conflict of its class
 (lib/conflicts.py), as a request is.
+
+A background or bulk job preempted by the governor runs again later: its
+statement cancelled (QueryCanceled), or its session terminated while idle in
+its transaction (contract v4, lib/preemption.py).  The terminated run's
+cursor is dead: it is put back pending from a fresh cursor, once, and the
+request ends without touching the dead one (Odoo's pool drops it at its next
+borrow).
 """
 
 import logging
@@ -21,7 +28,7 @@ from psycopg2 import errors as pg_errors
 from odoo.addons.queue_job.controllers import main as queue_job_main
 from odoo.addons.queue_job.exception import RetryableJobError
 
-from ..lib import attribution, conflicts
+from ..lib import attribution, conflicts, preemption
 
 _logger = logging.getLogger(__name__)
 
@@ -79,9 +86,17 @@ def job_tag(job, priority_class):
         return None
 
 
+def _remember_session(job, cr):
+    """Note the session tagged as ``job``: the one the governor may preempt."""
+    connection = getattr(cr, "_cnx", None)
+    if connection is not None:
+        job._peak_sessions.append((connection, connection.get_backend_pid()))
+
+
 class PeakRunJobController(queue_job_main.RunJobController):
     @classmethod
     def _try_perform_job(cls, env, job):
+        job._peak_sessions = []  # (connection, pid) of the sessions tagged
         try:
             return cls._peak_perform_tagged(env, job)
         except pg_errors.QueryCanceled as exc:
@@ -100,6 +115,73 @@ class PeakRunJobController(queue_job_main.RunJobController):
                 "preempted by peak-governor: rolled back, retried",
                 seconds=PREEMPT_RETRY_SECONDS,
             ) from exc
+        except Exception as exc:
+            # Maybe its session was terminated by the governor (idle in its
+            # transaction): only the contract's event can tell.
+            pid = preemption.dead_backend(job._peak_sessions)
+            if (
+                not preemption.lost_connection(exc)
+                or pid is None
+                or not cls._peak_requeue_terminated(env, job, pid)
+            ):
+                raise
+
+    @classmethod
+    def _peak_requeue_terminated(cls, env, job, pid) -> bool:
+        """Put a run whose session the governor terminated back to pending,
+        from a fresh cursor; False (queue_job fails the job as before) when
+        it was not the governor or max_retries is reached."""
+        stored_retry = job.retry - 1  # perform() counted this run in memory only
+        job.env.clear()  # nothing of the dead transaction is flushed again
+        with job.in_temporary_env():
+            cr = job.env.cr
+            event = preemption.terminating_event(cr, job.uuid, pid, job.date_started)
+            if event is None:
+                return False
+            if not preemption.lock_run(cr, job.uuid, stored_retry):
+                # The jobrunner's dead-job requeuer took it back first: that
+                # is the one retry, nothing more to write.
+                _logger.warning(
+                    "job %s preempted (backend %s terminated, event %s): "
+                    "already requeued by the jobrunner",
+                    job.uuid,
+                    pid,
+                    event,
+                )
+            elif job.max_retries and job.retry >= job.max_retries:
+                return False
+            else:
+                job.postpone(
+                    result="preempted by peak-governor (its session, idle in its "
+                    "transaction, was terminated): rolled back, retried",
+                    seconds=PREEMPT_RETRY_SECONDS,
+                )
+                job.set_pending(reset_retry=False)
+                job.store()
+                _logger.warning(
+                    "job %s preempted (backend %s, idle in its transaction, "
+                    "terminated to free locks protected work waited on; event "
+                    "%s); retried in %s s",
+                    job.uuid,
+                    pid,
+                    event,
+                    PREEMPT_RETRY_SECONDS,
+                )
+        job._peak_requeued = True
+        # The request's cursor may be the dead one: leave nothing for Odoo to
+        # flush or commit on it (a live one, of an allow_commit job, has only
+        # the job lock to give up).
+        if attribution.cursor_usable(env.cr):
+            env.cr.rollback()
+        else:
+            env.cr.clear()
+        return True
+
+    @classmethod
+    def _enqueue_dependent_jobs(cls, env, job):
+        if getattr(job, "_peak_requeued", False):
+            return  # not done, and its cursor may be dead
+        return super()._enqueue_dependent_jobs(env, job)
 
     @classmethod
     def _peak_perform_tagged(cls, env, job):
@@ -110,6 +192,7 @@ class PeakRunJobController(queue_job_main.RunJobController):
                 return super()._try_perform_job(env, job)
             with cls._peak_tag_temporary_cursors(job, tag):
                 with attribution.tagged_session(env.cr, tag):
+                    _remember_session(job, env.cr)
                     return super()._try_perform_job(env, job)
 
     @staticmethod
@@ -132,6 +215,7 @@ class PeakRunJobController(queue_job_main.RunJobController):
         def in_tagged_temporary_env():
             with original():
                 attribution.set_application_name(job.env.cr, tag)
+                _remember_session(job, job.env.cr)
                 yield
 
         job.in_temporary_env = in_tagged_temporary_env

@@ -1,4 +1,5 @@
--- Odoo Peak DB contract v3: pause leases on queue_job channels, conflict counters.
+-- Odoo Peak DB contract v4: pause leases on queue_job channels, conflict
+-- counters, preemption of a job idle in its transaction.
 -- Documented in docs/db-contract.md; the governor calls these functions, the
 -- Odoo UI too, so validation lives here, once. Executed on every install and
 -- upgrade of peak_queue (peak.queue.lease.init); CREATE OR REPLACE keeps it
@@ -288,25 +289,44 @@ AS $$
     SELECT EXISTS (SELECT 1 FROM gone)
 $$;
 
--- Preemption (opt-in on the governor's side): cancel the running statement of
--- one job's session, so its transaction rolls back and queue_job retries the
--- job (peak_queue turns the cancel into a retry). Refused (22023) unless the
--- backend is, right now, a session of this database tagged as that very job
--- (pk1 attribution, uuid included) of a background or bulk channel: a pid
+-- Preemption (opt-in on the governor's side): free the locks one job's
+-- session holds, so its transaction rolls back and the job runs again later.
+-- A session running a statement gets that statement cancelled
+-- (pg_cancel_backend); a session idle in its transaction (a job between two
+-- statements, working or sleeping in Python: a cancel would do nothing) is
+-- terminated (pg_terminate_backend, v4). peak_queue turns either into a retry
+-- of the job (controllers/main.py, lib/preemption.py). Refused (22023) unless
+-- the backend is, right now, a session of this database tagged as that very
+-- job (pk1 attribution, uuid included) of a background or bulk channel: a pid
 -- reused by other work, a request, a cron or a critical or operational job is
 -- never touched. Runs as Odoo's role, which may signal the sessions of its
 -- own workers: the governor's role needs no pg_signal_backend. Records a
--- 'preempted' event; returns whether the signal was sent.
+-- 'preempted' event; returns the signal and whether it was sent.
+DO $$
+BEGIN
+    -- v3 returned a boolean: a return type cannot be replaced, only dropped
+    -- (peak.queue.lease.event.init() grants EXECUTE again afterwards).
+    IF EXISTS (SELECT 1 FROM pg_proc
+                WHERE oid = to_regprocedure(
+                          'peak_queue_job_preempt(integer, text, text, text, jsonb)')
+                  AND prorettype = 'boolean'::regtype) THEN
+        DROP FUNCTION peak_queue_job_preempt(integer, text, text, text, jsonb);
+    END IF;
+END
+$$;
+
 CREATE OR REPLACE FUNCTION peak_queue_job_preempt(
     p_pid integer, p_job_uuid text, p_holder text, p_reason text, p_evidence jsonb)
-RETURNS boolean
+RETURNS TABLE (signal text, signal_sent boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp
 AS $$
 DECLARE
     v_now timestamp := now() AT TIME ZONE 'utc';
     v_tag text;
+    v_state text;
     v_class text;
     v_channel queue_job_channel%ROWTYPE;
+    v_signal text;
     v_sent boolean;
 BEGIN
     IF p_holder IS NULL OR btrim(p_holder) = '' OR length(p_holder) > 128 THEN
@@ -326,7 +346,7 @@ BEGIN
         RAISE EXCEPTION 'peak lease: job uuid must be a lowercase dashed uuid'
             USING ERRCODE = '22023';
     END IF;
-    SELECT a.application_name INTO v_tag FROM pg_stat_activity a
+    SELECT a.application_name, a.state INTO v_tag, v_state FROM pg_stat_activity a
      WHERE a.pid = p_pid AND a.datname = current_database() AND a.state <> 'idle';
     IF v_tag IS NULL OR split_part(v_tag, '|', 1) <> 'pk1'
             OR split_part(v_tag, '|', 2) <> 'job'
@@ -346,16 +366,28 @@ BEGIN
         RAISE EXCEPTION 'peak lease: job % is % work and is never preempted',
             p_job_uuid, v_class USING ERRCODE = '22023';
     END IF;
-    v_sent := pg_cancel_backend(p_pid);
+    -- The state was read once above (pg_stat_activity is a snapshot): the
+    -- signal fits what the session was doing a moment ago.
+    IF v_state = 'active' THEN
+        v_signal := 'cancel';
+        v_sent := pg_cancel_backend(p_pid);
+    ELSIF v_state = 'idle in transaction' THEN
+        v_signal := 'terminate';
+        v_sent := pg_terminate_backend(p_pid);
+    ELSE
+        RAISE EXCEPTION 'peak lease: backend % of job % is %, neither running a statement nor idle in its transaction',
+            p_pid, p_job_uuid, v_state USING ERRCODE = '22023';
+    END IF;
     INSERT INTO peak_queue_lease_event
         (lease_id, channel_id, channel_name, action, holder, reason, evidence,
          expires_at, create_date, write_date)
     VALUES (NULL, v_channel.id, v_channel.complete_name, 'preempted', p_holder,
             p_reason,
             p_evidence || jsonb_build_object('pid', p_pid, 'job_uuid', p_job_uuid,
+                                             'signal', v_signal,
                                              'signal_sent', v_sent),
             NULL, v_now, v_now);
-    RETURN v_sent;
+    RETURN QUERY SELECT v_signal, v_sent;
 END
 $$;
 
