@@ -101,7 +101,7 @@ def test_a_profile_sets_defaults_and_explicit_settings_win():
             PolicyConfig(), {k: ("test", v) for k, v in values.items()}
         )
 
-    assert apply({"profile": "pickers_first"}).preempt_after == 0.5
+    assert apply({"profile": "pickers_first"}).preempt_after == 0.1
     # Whatever the order the sources were merged in.
     for values in (
         {"profile": "pickers_first", "preempt_after": "2"},

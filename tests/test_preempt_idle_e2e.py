@@ -273,3 +273,50 @@ def test_preemption_counts_against_max_retries(odoo_server):  # noqa: F811
         time.sleep(3)
     assert _job(job_uuid) == ("failed", 1), "its one try was used up"
     assert _partners(tag) == [(0,)]
+
+
+def test_pickers_first_frees_a_lone_picker_from_an_idle_job(odoo_server):  # noqa: F811
+    """The whole loop: the governor with the pickers_first profile sees one
+    picker wait on a bulk job idle in its transaction, takes no lease (one
+    waiter is no wave) and preempts the job; the job runs again, once."""
+    from test_governor import make_config, set_peak
+
+    from peak_governor.daemon import run
+    from peak_governor.policy import PolicyConfig, with_profile
+
+    tag = uuid.uuid4().hex[:8]
+    waited: list[float] = []
+    set_peak(protected=True)
+    config = make_config(
+        policy=with_profile(PolicyConfig(), "pickers_first"),
+        instance_id=f"gov-pickers-first-{tag}",
+    )
+    stop = threading.Event()
+    loop = threading.Thread(target=run, args=(config, stop), daemon=True)
+    try:
+        with hot_rows() as table:
+            _set_hold(tag, 120)
+            job_uuid = _enqueue_idle_holder(table, tag)
+            _idle_backend(job_uuid)
+            loop.start()
+            picker = _picker(table, waited)
+            wait_for(lambda: bool(waited), 15, "the picker was never freed")
+            _set_hold(tag, 0)
+            picker.join(5)
+            wait_for(_all_done([job_uuid]), 60, "the preempted job never ran again")
+            qty = sql(f"SELECT qty FROM {table} WHERE id = 1")[0][0]
+    finally:
+        stop.set()
+        if loop.is_alive():
+            loop.join(10)
+        sql("SELECT peak_queue_lease_release(NULL, NULL, 'test cleanup')")
+        sql("DELETE FROM peak_queue_governor_leader")
+    assert waited[0] < 5, f"the picker waited {waited[0]:.1f} s"
+    assert _job(job_uuid) == ("done", 2), "preempted once, then done"
+    assert _partners(tag) == [(1,)] and qty == 99, "its work applied once"
+    events = sql(
+        "SELECT action, evidence->>'signal' FROM peak_queue_lease_event "
+        "WHERE holder = %s ORDER BY id",
+        (config.instance_id,),
+    )
+    assert events == [("preempted", "terminate")], "no lease for a lone wait"

@@ -52,7 +52,7 @@ class TestGovernorProfile(TransactionCase):
         policy = _governor_policy(self.env)
         self.assertEqual(
             (policy.profile, policy.drain, policy.preempt_after),
-            ("pickers_first", "45", 0.5),
+            ("pickers_first", "45", 0.1),
         )
         reopened = self.env["res.config.settings"].create({})
         self.assertEqual(reopened.peak_governor_drain_mode, "fixed")

@@ -2,7 +2,7 @@
 
 A lease cannot help a request that already waits: pausing dispatch does not
 free a row a running job holds.  With ``preempt_after`` set (the
-``pickers_first`` profile sets 0.5 s; 0 = off, the default), a root blocker
+``pickers_first`` profile sets 0.1 s; 0 = off, the default), a root blocker
 that is a job of a background or bulk channel, blamed as :mod:`.blame` says
 (strictly less important than the waiter), and blocking protected work that
 has waited at least ``preempt_after`` gets a ``preempt`` action, at any level

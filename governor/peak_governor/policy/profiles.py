@@ -28,9 +28,11 @@ from .config import PROFILE_NAMES, PolicyConfig
 #: What each profile changes from the defaults (the balanced profile).
 PROFILES: dict[str, dict] = {
     "balanced": {},
-    # Half a second: a picker scanning every few seconds feels a second, and
-    # the sampler (1 s by default) sees the wait within one more interval.
-    "pickers_first": {"preempt_after": 0.5},
+    # As soon as the wait counts (the protected elevated age, 0.1 s): a
+    # picker whose wait outlives the blocking job's commit pays Odoo's
+    # retry on top (a serialization failure, then a sleep of up to 2 s), so
+    # a late preemption saves little.  Each job is preempted at most once.
+    "pickers_first": {"preempt_after": 0.1},
     "observe": {},
 }
 
