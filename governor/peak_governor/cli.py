@@ -403,7 +403,7 @@ def cmd_explain(config: Config, channel: str | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    # Readiness and recovery commands have their own options (doctor.py, drill.py).
+    # Readiness and recovery commands have their own options (doctor/, drill/).
     if argv and argv[0] == "doctor":
         from .doctor import main as doctor_main
 
