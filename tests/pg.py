@@ -174,3 +174,19 @@ def copy_peak_schema(target_dsn: str) -> None:
                 "VALUES (%s, %s, %s, %s, %s, %s)",
                 row,
             )
+
+
+def picker(table: str, waited: list) -> threading.Thread:
+    """A protected transaction (tagged interactive) that needs hot row 1 of
+    ``table``: started in a thread, appends how long it waited."""
+
+    def pick():
+        with connect(INTERACTIVE, autocommit=False) as conn:
+            started = time.monotonic()
+            conn.execute(f"UPDATE {table} SET qty = qty - 1 WHERE id = 1")
+            waited.append(time.monotonic() - started)
+            conn.rollback()
+
+    thread = threading.Thread(target=pick, daemon=True)
+    thread.start()
+    return thread

@@ -14,7 +14,16 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from pg import DB, INTERACTIVE, LockScene, connect, hot_rows, job_tag, needs_db, sql
+from pg import (
+    DB,
+    INTERACTIVE,
+    LockScene,
+    hot_rows,
+    job_tag,
+    needs_db,
+    picker,
+    sql,
+)
 from prometheus_client.parser import text_string_to_metric_families
 from test_governor import (  # noqa: F401
     FAST_POLICY,
@@ -247,15 +256,7 @@ def test_preempted_job_is_retried_and_done_exactly_once(odoo_server):  # noqa: F
             )
             loop.start()
 
-            def pick():  # a picker needing the row the job holds
-                with connect(INTERACTIVE, autocommit=False) as conn:
-                    started = time.monotonic()
-                    conn.execute(f"UPDATE {table} SET qty = qty - 1 WHERE id = 1")
-                    waited.append(time.monotonic() - started)
-                    conn.rollback()
-
-            picker = threading.Thread(target=pick, daemon=True)
-            picker.start()
+            pick = picker(table, waited)  # needs the row the job holds
             wait_for(
                 lambda: sql(
                     "SELECT count(*) FROM peak_queue_lease_event "
@@ -267,7 +268,7 @@ def test_preempted_job_is_retried_and_done_exactly_once(odoo_server):  # noqa: F
                 "the governor never preempted the job",
             )
             _set_param("peak_e2e.hold_seconds", "0")  # the retry is quick
-            picker.join(20)
+            pick.join(20)
             assert waited and waited[0] < 15, "the picker was not freed"
             wait_for(_all_done([job_uuid]), 60, "the preempted job never ran again")
             qty = sql(f"SELECT qty FROM {table} WHERE id = 1")[0][0]

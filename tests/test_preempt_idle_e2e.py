@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from pg import GOVERNOR_ROLE, INTERACTIVE, connect, hot_rows, needs_db, sql
+from pg import GOVERNOR_ROLE, connect, hot_rows, needs_db, picker, sql
 from test_governor_cli import wait_for
 
 from odoo.addons.peak_queue.tests.test_jobrunner import (  # noqa: F401
@@ -131,21 +131,6 @@ class _Log:
             return log.read().decode(errors="replace")
 
 
-def _picker(table, waited):
-    """A protected transaction that needs the row the job holds."""
-
-    def pick():
-        with connect(INTERACTIVE, autocommit=False) as conn:
-            started = time.monotonic()
-            conn.execute(f"UPDATE {table} SET qty = qty - 1 WHERE id = 1")
-            waited.append(time.monotonic() - started)
-            conn.rollback()
-
-    thread = threading.Thread(target=pick, daemon=True)
-    thread.start()
-    return thread
-
-
 def _serves(proc, requests=10, jobs=4):
     """Both workers still answer requests that use the database, and run
     jobs."""
@@ -167,7 +152,7 @@ def test_idle_job_terminated_by_the_governor_is_retried_and_done_once(odoo_serve
         _set_hold(tag, 120)
         job_uuid = _enqueue_idle_holder(table, tag)
         pid = _idle_backend(job_uuid)
-        picker = _picker(table, waited)
+        pick = picker(table, waited)
         wait_for(
             lambda: sql(
                 "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
@@ -179,7 +164,7 @@ def test_idle_job_terminated_by_the_governor_is_retried_and_done_once(odoo_serve
         preempted_at = time.monotonic()
         assert _preempt(pid, job_uuid) == ("terminate", True)
         _set_hold(tag, 0)  # the retry is quick
-        picker.join(10)
+        pick.join(10)
         assert waited, "the picker was never freed"
         assert time.monotonic() - preempted_at < 5, "the picker waited on"
         wait_for(_all_done([job_uuid]), 60, "the preempted job never ran again")
@@ -299,10 +284,10 @@ def test_pickers_first_frees_a_lone_picker_from_an_idle_job(odoo_server):  # noq
             job_uuid = _enqueue_idle_holder(table, tag)
             _idle_backend(job_uuid)
             loop.start()
-            picker = _picker(table, waited)
+            pick = picker(table, waited)
             wait_for(lambda: bool(waited), 15, "the picker was never freed")
             _set_hold(tag, 0)
-            picker.join(5)
+            pick.join(5)
             wait_for(_all_done([job_uuid]), 60, "the preempted job never ran again")
             qty = sql(f"SELECT qty FROM {table} WHERE id = 1")[0][0]
     finally:
