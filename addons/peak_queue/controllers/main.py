@@ -101,10 +101,12 @@ class PeakRunJobController(queue_job_main.RunJobController):
             return cls._peak_perform_tagged(env, job)
         except pg_errors.QueryCanceled as exc:
             # Preempted: the transaction rolled back, nothing of the job was
-            # kept; run it again like a serialization failure. Within
-            # max_retries only: a job preempted every time still ends failed.
-            if not preempted(exc) or (job.max_retries and job.retry >= job.max_retries):
+            # kept; run it again. Not counted against max_retries: the job
+            # did nothing wrong, and the contract preempts a job at most once
+            # an hour.
+            if not preempted(exc):
                 raise
+            job.retry -= 1  # perform() counted this run
             _logger.warning(
                 "job %s preempted (its statement was cancelled to free locks "
                 "protected work waited on); retried in %s s",
@@ -129,8 +131,9 @@ class PeakRunJobController(queue_job_main.RunJobController):
     @classmethod
     def _peak_requeue_terminated(cls, env, job, pid) -> bool:
         """Put a run whose session the governor terminated back to pending,
-        from a fresh cursor; False (queue_job fails the job as before) when
-        it was not the governor or max_retries is reached."""
+        from a fresh cursor, without counting the run against max_retries;
+        False (queue_job fails the job as before) when it was not the
+        governor."""
         stored_retry = job.retry - 1  # perform() counted this run in memory only
         job.env.clear()  # nothing of the dead transaction is flushed again
         with job.in_temporary_env():
@@ -148,9 +151,8 @@ class PeakRunJobController(queue_job_main.RunJobController):
                     pid,
                     event,
                 )
-            elif job.max_retries and job.retry >= job.max_retries:
-                return False
             else:
+                job.retry = stored_retry  # a preempted run is not counted
                 job.postpone(
                     result="preempted by peak-governor (its session, idle in its "
                     "transaction, was terminated): rolled back, retried",

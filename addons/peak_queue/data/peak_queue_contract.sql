@@ -366,6 +366,16 @@ BEGIN
         RAISE EXCEPTION 'peak lease: job % is % work and is never preempted',
             p_job_uuid, v_class USING ERRCODE = '22023';
     END IF;
+    -- A preempted run does not count against the job's max_retries (the job
+    -- did nothing wrong): this bound, kept here whatever governor calls,
+    -- is what stops a job from being preempted over and over.
+    IF EXISTS (SELECT 1 FROM peak_queue_lease_event e
+                WHERE e.action = 'preempted'
+                  AND e.evidence->>'job_uuid' = p_job_uuid
+                  AND e.create_date > v_now - interval '1 hour') THEN
+        RAISE EXCEPTION 'peak lease: job % was preempted less than an hour ago',
+            p_job_uuid USING ERRCODE = '22023';
+    END IF;
     -- The state was read once above (pg_stat_activity is a snapshot): the
     -- signal fits what the session was doing a moment ago.
     IF v_state = 'active' THEN
