@@ -4,7 +4,7 @@ transaction to a concurrent one, with no lock wait to see."""
 import dataclasses
 import random
 
-from policy_factories import T0, Run, job, leased, sample
+from policy_factories import T0, Run, busy, job, leased, released, sample
 
 from peak_governor.model import CALM, ELEVATED
 from peak_governor.policy import Policy, PolicyConfig
@@ -42,15 +42,32 @@ def test_conflicts_while_bulk_jobs_run_lease_the_bulk_channel():
     assert blame["conflicts"] == {"interactive": 1}
 
 
-def test_conflicts_with_no_job_running_lease_nothing():
+def test_conflicts_with_no_job_running_change_nothing():
     # Pickers colliding with each other: pausing a channel would not help.
     run = gated()
     for second in range(5):
         decision = run.step(conflicted(2), T0 + second)
-        assert decision.level != CALM
+        assert decision.level == CALM
         assert leased(decision) == {}
-    assert "no job running alongside: nothing to pause" in decision.explanation
+    assert "2 conflicts, no job running" in decision.explanation
     assert run.held == {}
+    # The same conflicts while a bulk job runs are the governor's business.
+    assert run.step(conflicted(2, [BULK_JOB]), T0 + 6).level == ELEVATED
+
+
+def test_pickers_colliding_in_a_window_do_not_hold_it_open():
+    """A drained window's wave of pickers collides with itself to its last
+    second; the leases end with the window all the same."""
+    run = Run(Policy(PolicyConfig(drain="5.0"), random.Random(42)))
+    run.step(sample(), T0, protected=False, next_window_at=T0 + 5)
+    assert set(run.held) == {"root.background", "root.bulk"}
+    for second in range(5, 35):
+        wave = busy(T0 + second, 10)
+        run.step(dataclasses.replace(wave, conflicts_delta={"interactive": 3}),
+                 T0 + second, protected=True)  # fmt: skip
+    assert set(run.held) == {"root.background", "root.bulk"}
+    decision = run.step(sample(), T0 + 35, protected=False)
+    assert sorted(released(decision)) == ["root.background", "root.bulk"]
 
 
 def test_conflicts_spare_jobs_as_important_as_the_work_that_lost():

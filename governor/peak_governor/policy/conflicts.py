@@ -18,12 +18,14 @@ Suspects
     this sample or the :data:`SUSPECT_MEMORY_S` before it; the policy blames
     those of a class strictly less important than the work that lost (the
     same judgement as a lock's root blocker).  Conflicts with no such suspect
-    (pickers colliding with each other) raise the level but lease nothing:
+    (pickers colliding with each other) are reported and change nothing:
     pausing a channel would not remove them.
 Level
-    Each conflict counts as one protected waiter of :data:`CONFLICT_AGE_S`
-    in the cycle it is seen: Odoo's first retry sleeps 1 s on average, what a
-    1 s lock wait costs.
+    Each conflict with such a suspect counts as one protected waiter of
+    :data:`CONFLICT_AGE_S` in the cycle it is seen: Odoo's first retry sleeps
+    1 s on average, what a 1 s lock wait costs.  Pickers colliding with each
+    other do not raise it: a wave of them kept the level up, and so the
+    leases held, for a dwell after its window had closed (``make bench``).
 Demand gate
     One conflict is a coincidence; :data:`CONFLICT_WAVE` requests (or jobs)
     of protected work within :data:`CONFLICT_WINDOW_S` while lower-class jobs
@@ -37,6 +39,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ..model import Backend, Sample
+from .table import CLASS_RANK
 
 #: What one conflict costs its request: Odoo's first retry sleeps U(0, 2 s).
 CONFLICT_AGE_S = 1.0
@@ -57,6 +60,7 @@ class ConflictView:
     """What the conflicts of one sample mean."""
 
     new: dict[str, int]  # protected class -> conflicts since the last sample
+    answerable: int  # of those, conflicts with a suspect of a lower class
     in_window: int  # conflicts within CONFLICT_WINDOW_S that had suspects
     suspects: tuple[Backend, ...]  # jobs in a transaction lately, by pid
     wave: bool  # the demand gate opens
@@ -66,8 +70,8 @@ class ConflictView:
         return sum(self.new.values())
 
     def ages(self) -> list[float]:
-        """One protected waiter per new conflict, for the level."""
-        return [CONFLICT_AGE_S] * self.count
+        """One protected waiter per new answerable conflict, for the level."""
+        return [CONFLICT_AGE_S] * self.answerable
 
     def no_wave(self) -> str:
         """Why these conflicts alone take no new lease."""
@@ -112,8 +116,11 @@ class Conflicts:
         self._events: deque[tuple[float, int]] = deque()  # (when, conflicts)
         self._suspects: dict[int, tuple[Backend, float]] = {}  # pid -> seen
 
-    def observe(self, sample: Sample, now: float, protected: tuple) -> ConflictView:
-        """``protected``: the classes whose conflicts count (the policy's)."""
+    def observe(
+        self, sample: Sample, now: float, protected: dict[str, int]
+    ) -> ConflictView:
+        """``protected``: the classes whose conflicts count, with their rank
+        (the policy's :data:`~.table.PROTECTED_RANK`)."""
         for backend in sample.busy_jobs:
             self._suspects[backend.pid] = (backend, now)
         horizon = now - SUSPECT_MEMORY_S
@@ -132,8 +139,13 @@ class Conflicts:
         while self._events and self._events[0][0] < now - CONFLICT_WINDOW_S:
             self._events.popleft()
         in_window = sum(n for _t, n in self._events)
+        ranks = [CLASS_RANK.get(b.role.priority_class, -1) for b in suspects]
+        answerable = sum(
+            n for cls, n in new.items() if any(r > protected[cls] for r in ranks)
+        )
         return ConflictView(
             new=new,
+            answerable=answerable,
             in_window=in_window,
             suspects=tuple(sorted(suspects, key=lambda b: b.pid)),
             wave=bool(suspects) and in_window >= CONFLICT_WAVE,

@@ -75,7 +75,7 @@ class Policy:
     ) -> Decision:
         protected = bool(protected and peak_mode)
         thresholds = self.config.protected if protected else self.config.normal
-        conflicts = self.conflicts.observe(sample, now, tuple(PROTECTED_RANK))
+        conflicts = self.conflicts.observe(sample, now, PROTECTED_RANK)
         waits = sorted(
             (
                 w.wait_seconds
@@ -85,7 +85,8 @@ class Policy:
             reverse=True,
         )
         previous = self.level
-        # A conflict costs its request a retry's sleep: a waiter for the level.
+        # A conflict costs its request a retry's sleep: a waiter for the level
+        # when a lower-class job may have caused it (:mod:`.conflicts`).
         self.levels.step(
             sorted(waits + conflicts.ages(), reverse=True), thresholds, now
         )
