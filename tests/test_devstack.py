@@ -5,7 +5,8 @@ import subprocess
 import sys
 
 import pytest
-from peak_dev import processes, settings
+import yaml
+from peak_dev import edge, processes, settings
 from peak_dev.seaweed import SeaweedS3
 
 
@@ -22,6 +23,7 @@ def test_defaults_are_valid(monkeypatch):
     [
         ("PEAK_HTTP_PORT", "80x", "not a TCP port"),
         ("PEAK_HTTP_PORT", "70000", "not a TCP port"),
+        ("PEAK_EDGE_PORT", "web", "not a TCP port"),
         ("PEAK_DB", "peak; drop", "not a valid database name"),
         ("PEAK_DB_USER", "postgres", "refuses"),
         ("PEAK_WORKERS", "1", ">= 2"),
@@ -169,3 +171,41 @@ def test_an_install_is_judged_by_its_own_log_lines(tmp_path):
         "2026-12-01 08:00:00,000 2 INFO peak odoo.modules: loaded"
     ]
     assert "old failure" in log_lines_since(log, 0)[0]
+
+
+def test_the_edge_routes_as_the_compose_stack_does(tmp_path):
+    """make run's Traefik: docker/traefik/dynamic.yml with the two backends on
+    127.0.0.1, every route and middleware unchanged."""
+    compose = yaml.safe_load(edge.DYNAMIC.read_text())
+    local = yaml.safe_load(edge.render_dynamic(18069, 18072))
+    assert local["http"]["routers"] == compose["http"]["routers"]
+    assert local["http"]["middlewares"] == compose["http"]["middlewares"]
+    services = local["http"]["services"]
+    assert services["odoo-web"]["loadBalancer"]["servers"] == [
+        {"url": "http://127.0.0.1:18069"}
+    ]
+    assert services["odoo-websocket"]["loadBalancer"]["servers"] == [
+        {"url": "http://127.0.0.1:18072"}
+    ]
+    assert services["odoo-web"]["loadBalancer"]["healthCheck"]["path"] == (
+        "/web/health"
+    )
+    router = local["http"]["routers"]["odoo-websocket"]
+    assert router["rule"] == "PathPrefix(`/websocket`)"
+    assert router["service"] == "odoo-websocket"
+    # A compose file the local stack cannot follow is refused, not guessed.
+    broken = tmp_path / "dynamic.yml"
+    del compose["http"]["services"]["odoo-websocket"]
+    broken.write_text(yaml.safe_dump(compose))
+    with pytest.raises(edge.EdgeError, match="odoo-websocket"):
+        edge.render_dynamic(1, 2, source=broken)
+
+
+def test_the_edge_keeps_ping_off_the_public_port(tmp_path):
+    static = yaml.safe_load(
+        edge.render_static(8080, 18099, tmp_path / "d.yml", tmp_path / "a.log")
+    )
+    assert static["entryPoints"]["web"]["address"] == "127.0.0.1:8080"
+    assert static["ping"]["entryPoint"] == "traefik"
+    assert static["entryPoints"]["traefik"]["address"] == "127.0.0.1:18099"
+    assert static["accessLog"]["format"] == "json"

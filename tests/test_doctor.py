@@ -191,6 +191,13 @@ def test_autovacuum_and_bloat_of_hot_tables(admin, private_pg):
         finding = _by_check(doctor.check_autovacuum(cur, cfg))["bloat queue_job"]
     assert finding.status == PASS and "0 dead of 200 rows" in finding.message
     assert "never vacuumed" not in finding.message
+    # A small table: a high ratio passes, and the report says why.
+    admin.execute("DELETE FROM queue_job WHERE id <= 1900")  # 100 of 200 dead
+    _flush_stats(admin)
+    with admin.cursor() as cur:
+        finding = _by_check(doctor.check_autovacuum(cur, cfg))["bloat queue_job"]
+    assert finding.status == PASS and "(50%)" in finding.message
+    assert "under 500 dead rows, too few to matter" in finding.message
 
     _reload(admin, autovacuum="off")
     try:
@@ -350,6 +357,19 @@ def test_channels_classified_pinned_and_paused(peak_cur):
     assert "root.doctor_import" in found["channel pins"].message
     assert found["channel manual pause"].status == WARN
     assert "root.doctor_paused" in found["channel manual pause"].message
+    # root alone on the default class is the design, as the Channels list shows.
+    assert not found["channels classified"].message.startswith("root:")
+    cur.execute(
+        "UPDATE queue_job_channel SET priority_class = 'bulk' "
+        "WHERE complete_name = 'root.doctor_import'"
+    )
+    cur.execute(
+        "UPDATE queue_job_channel SET priority_class = 'operational' "
+        "WHERE priority_class IS NULL AND name != 'root'"
+    )
+    found = _by_check(doctor.check_channels(cur, DoctorConfig()))
+    assert found["channels classified"].status == PASS
+    assert "(root: Operational, the default)" in found["channels classified"].message
 
 
 @needs_db
@@ -451,6 +471,7 @@ def test_next_protected_interval(peak_cur):
     }
     _publish(cur, empty)
     assert check().status == WARN
+    assert "none in the next 48 h" in check().message
     upcoming = dict(
         empty,
         intervals=[[iso(now + timedelta(hours=3)), iso(now + timedelta(hours=5))]],

@@ -430,6 +430,14 @@ def test_prometheus_scrapes_odoo_and_the_governor(prefork, tmp_path):
         assert float(prometheus.query("peak_governor_build_info")[0]["value"][1]) == 1
         groups = {g["name"] for g in prometheus.api("rules")["groups"]}
         assert {"peak-business", "peak-queue", "peak-platform", "peak-scrape"} <= groups
+        # The page make run prints is served (Debian's: the classic UI, which
+        # renders the targets server-side).
+        page = prometheus.targets_page()
+        assert page.endswith("targets"), page
+        with urllib.request.urlopen(page, timeout=10) as response:
+            html = response.read().decode()
+        if page.endswith("/classic/targets"):
+            assert "peak-governor" in html and "odoo" in html
     finally:
         prometheus.stop()
         governor.stop()

@@ -2,7 +2,7 @@
 {
     "name": "Peak Operations",
     "summary": "Peak mode, fulfillment windows and peak periods, with an audit trail",
-    "version": "18.0.1.0.0",
+    "version": "18.0.1.1.0",
     "category": "Peak Operations",
     "website": "https://github.com/odoo-peak/odoo-peak",
     "author": "Odoo Peak",

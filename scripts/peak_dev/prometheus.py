@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import shutil
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -123,6 +124,18 @@ class Prometheus(Child):
             self.stop()
             raise PrometheusError(f"prometheus did not start: {exc}") from exc
         return self
+
+    def targets_page(self) -> str:
+        """The targets page this Prometheus serves: ``/targets`` in the web UI
+        of upstream builds, ``/classic/targets`` in Debian's (which ships
+        only the classic UI; ``/targets`` is a 404 there)."""
+        for path in ("/targets", "/classic/targets"):
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=5):
+                    return self.url + path
+            except (urllib.error.URLError, OSError):
+                continue
+        return self.url
 
     def api(self, path: str, **params) -> dict:
         query = urllib.parse.urlencode(params)

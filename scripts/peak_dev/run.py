@@ -3,8 +3,10 @@
 Starts SeaweedFS (when no S3 endpoint is configured; attachments go there),
 a private redis-server for HTTP sessions (when PEAK_REDIS_URL is unset), Odoo
 in multi-process mode with queue_job's jobrunner on DB-configured channels,
-peak-governor, and a Prometheus scraping Odoo and the governor; prints the
-URLs. SIGINT or SIGTERM stops everything it started in a few seconds.
+Traefik in front of it with the compose stack's routes (``/websocket`` to the
+gevent process: edge.py), peak-governor, and a Prometheus scraping Odoo and
+the governor; prints the URLs. SIGINT or SIGTERM stops everything it started
+in a few seconds.
 """
 
 import dataclasses
@@ -15,6 +17,7 @@ import sys
 import time
 
 from . import postgres
+from .edge import Edge
 from .odoo import (
     OdooServer,
     init_database,
@@ -74,6 +77,7 @@ def main() -> int:
     for key, value in settings.masked().items():
         _logger.info("config %s = %s", key, value)
     for port in (
+        settings.edge_port,
         settings.http_port,
         settings.gevent_port,
         settings.governor_http_port,
@@ -81,8 +85,9 @@ def main() -> int:
     ):
         if not port_is_free(port):
             print(
-                f"make run: port {port} is already in use (set PEAK_HTTP_PORT / "
-                "PEAK_GEVENT_PORT / PEAK_GOVERNOR_HTTP_PORT / PEAK_PROMETHEUS_PORT)",
+                f"make run: port {port} is already in use (set PEAK_EDGE_PORT / "
+                "PEAK_HTTP_PORT / PEAK_GEVENT_PORT / PEAK_GOVERNOR_HTTP_PORT / "
+                "PEAK_PROMETHEUS_PORT)",
                 file=sys.stderr,
             )
             return 2
@@ -200,6 +205,13 @@ def main() -> int:
         children.append(odoo.start())
         base = f"http://127.0.0.1:{settings.http_port}"
         wait_for_http(f"{base}/web/health", 120, odoo.proc)
+        edge = Edge(
+            settings.state_dir / "traefik",
+            settings.edge_port,
+            settings.http_port,
+            settings.gevent_port,
+        )
+        children.append(edge.start())
         governor_line = "not started (no role: see the log above)"
         if with_governor:
             governor = governor_child(settings, logs / "governor.log")
@@ -219,13 +231,13 @@ def main() -> int:
         children.append(prometheus.start())
         print(
             "\nOdoo Peak is up:\n"
-            f"  Odoo          {base}/web  (login admin, PEAK_ADMIN_PASSWORD)\n"
-            f"  Health        {base}/web/health\n"
+            f"  Odoo          {edge.url}/odoo  (login admin, PEAK_ADMIN_PASSWORD)\n"
+            f"  Health        {edge.url}/web/health\n"
             f"  S3 (embedded) {env.get('PEAK_S3_ENDPOINT_URL', '-')}\n"
-            f"  Logs          {logs}\n"
+            f"  Logs          {logs} (Traefik's access log: {edge.access_log})\n"
             f"  Governor      {governor_line}\n"
             f"  Sessions      {sessions_line}\n"
-            f"  Prometheus    {prometheus.url}/targets  (token in {token_file})\n"
+            f"  Prometheus    {prometheus.targets_page()}  (token in {token_file})\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )

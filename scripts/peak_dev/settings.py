@@ -62,6 +62,8 @@ class Settings:
     admin_password: str
     http_port: int
     gevent_port: int
+    # make run's edge (Traefik): the one URL users open.
+    edge_port: int
     workers: int
     s3_endpoint_url: str
     s3_bucket: str
@@ -129,6 +131,7 @@ def load() -> Settings:
         admin_password=os.environ.get("PEAK_ADMIN_PASSWORD", "admin"),
         http_port=_port("PEAK_HTTP_PORT", 8069),
         gevent_port=_port("PEAK_GEVENT_PORT", 8072),
+        edge_port=_port("PEAK_EDGE_PORT", 8080),
         workers=_positive_int("PEAK_WORKERS", 2),
         s3_endpoint_url=os.environ.get("PEAK_S3_ENDPOINT_URL", ""),
         s3_bucket=os.environ.get("PEAK_S3_BUCKET", "odoo-peak"),

@@ -209,10 +209,15 @@ class PeakPeriod:
         label = f"Peak period {self.name!r}" if self.name else "Peak period"
         _require_aware(self.start, f"{label} start")
         _require_aware(self.end, f"{label} end")
-        if self.end <= self.start:
+        if self.end == self.start:
+            raise WindowError(
+                f"{label} starts and ends at the same time "
+                f"({self.start.isoformat()}): give it a length."
+            )
+        if self.end < self.start:
             raise WindowError(
                 f"{label} ends before it starts "
-                f"({self.end.isoformat()} is not after {self.start.isoformat()})."
+                f"({self.end.isoformat()} is before {self.start.isoformat()})."
             )
 
     def contains(self, at: datetime) -> bool:
@@ -447,6 +452,13 @@ def parse_hhmm(value: str) -> time:
     return time(hours, minutes)
 
 
+def _as_clock(hours: float) -> str:
+    """25.5 as "25:30", the way the form shows hours."""
+    sign = "-" if hours < 0 else ""
+    minutes = round(abs(hours) * 60)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def float_hours_to_time(hours: float) -> time:
     """Convert an Odoo ``float_time`` value (22.5 means 22:30) to a ``time``.
 
@@ -456,6 +468,7 @@ def float_hours_to_time(hours: float) -> time:
     if isinstance(hours, bool) or not isinstance(hours, int | float):
         raise WindowError(f"Hours must be a number, got {hours!r}.")
     if not math.isfinite(hours) or not 0 <= hours < 24:
-        raise WindowError(f"Hours must be at least 0 and below 24, got {hours!r}.")
+        shown = _as_clock(hours) if math.isfinite(hours) else repr(hours)
+        raise WindowError(f"A time of day runs from 00:00 to 23:59, got {shown}.")
     minutes = min(math.floor(hours * 60 + 0.5), _MINUTES_PER_DAY - 1)
     return time(minutes // 60, minutes % 60)

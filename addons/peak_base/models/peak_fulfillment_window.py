@@ -46,9 +46,23 @@ class PeakFulfillmentWindow(models.Model):
         _tz_get,
         string="Timezone",
         required=True,
-        default=lambda self: self.env.user.tz or "UTC",
+        default=lambda self: self._default_tz(),
     )
     spans_midnight = fields.Boolean(compute="_compute_spans_midnight")
+
+    @api.model
+    def _default_tz(self) -> str:
+        """The user's zone (as the web client sends it), else the company's,
+        else UTC: windows are the warehouse's local hours."""
+        known = {name for name, _label in _tz_get(self)}
+        for candidate in (
+            self.env.context.get("tz"),
+            self.env.user.tz,
+            self.env.company.partner_id.tz,
+        ):
+            if candidate in known:
+                return candidate
+        return "UTC"
 
     @api.depends("start_hour", "end_hour")
     def _compute_spans_midnight(self):

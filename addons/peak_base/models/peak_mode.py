@@ -4,7 +4,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 
 from ..lib import windows
 
@@ -77,8 +77,10 @@ class PeakMode(models.AbstractModel):
     def set_peak_mode(self, enabled: bool, reason: str = "") -> bool:
         """Switch Peak mode by hand; return whether anything changed.
 
-        Switching it off during a peak period forces it off until that period
-        ends; after that, peak periods switch it on again by themselves.
+        Every switch says why (``reason``, kept in the audit log): without
+        one, a UserError and nothing changes.  Switching it off during a peak
+        period forces it off until that period ends; after that, peak periods
+        switch it on again by themselves.
         """
         now = self._now()
         periods = self.env["peak.period"]._active_periods()
@@ -88,6 +90,15 @@ class PeakMode(models.AbstractModel):
             return False
         if not (self.env.su or self.env.user.has_group("peak_base.group_peak_manager")):
             raise AccessError(_("Only Peak Operations managers can switch Peak mode."))
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserError(
+                _(
+                    "Say why you switch Peak mode %s: the reason goes into the "
+                    "audit log.",
+                    _("on") if enabled else _("off"),
+                )
+            )
         current_period = windows.period_at(periods, now)
         if enabled:
             mode, until = "on", None

@@ -36,12 +36,41 @@ class PeakPeriod(models.Model):
     @api.constrains("date_start", "date_end")
     def _check_dates(self):
         for period in self:
+            # In the times the form shows (the user's time zone), not UTC.
+            start, end = (
+                period._local(period.date_start),
+                period._local(period.date_end),
+            )
+            if period.date_end == period.date_start:
+                raise ValidationError(
+                    _(
+                        "Peak period “%(name)s” starts and ends at the same time "
+                        "(%(start)s): give it a length.",
+                        name=period.name,
+                        start=start,
+                    )
+                )
+            if period.date_end < period.date_start:
+                raise ValidationError(
+                    _(
+                        "Peak period “%(name)s” ends (%(end)s) before it starts "
+                        "(%(start)s).",
+                        name=period.name,
+                        start=start,
+                        end=end,
+                    )
+                )
             try:
                 period._to_period()
             except windows.WindowError as exc:
                 raise ValidationError(
                     _("Peak period “%(name)s”: %(error)s", name=period.name, error=exc)
                 ) from exc
+
+    def _local(self, value) -> str:
+        """``value`` (naive UTC) as the form shows it, with its zone."""
+        local = fields.Datetime.context_timestamp(self, value)
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname() or 'UTC'}"
 
     @api.model
     def _active_periods(self) -> list:

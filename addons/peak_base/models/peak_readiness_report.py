@@ -54,13 +54,19 @@ class PeakReadinessReport(models.TransientModel):
 
     @api.model
     def _doctor_config(self, doctor):
-        """What this Odoo process knows about its own layout."""
+        """What this Odoo process knows about its own layout, over what the
+        deployment sets for the doctor (PEAK_DOCTOR_*: a pgBackRest stanza,
+        targets). A bad PEAK_DOCTOR_* value raises doctor.DoctorConfigError."""
+        from peak_settings import read_options  # installed with peak_governor
+
         misc = getattr(config, "misc", {}) or {}
         channels = (misc.get("queue_job") or {}).get("channels") or ""
         wide = config.get("server_wide_modules") or []
         if isinstance(wide, str):
             wide = wide.split(",")
-        return doctor.DoctorConfig(
+        deployed = read_options(doctor.DOCTOR_OPTIONS, None, os.environ, "PEAK_DOCTOR_")
+        layout = dict(
+            inside_odoo=True,
             workers=int(config.get("workers") or 0),
             db_maxconn=int(config.get("db_maxconn") or 64),
             db_maxconn_gevent=int(config.get("db_maxconn_gevent") or 0),
@@ -75,7 +81,8 @@ class PeakReadinessReport(models.TransientModel):
                 for name, values in misc.items()
                 if name.startswith("peak_")
             },
-        ).validate()
+        )
+        return doctor.DoctorConfig(**{**deployed, **layout}).validate()
 
     @api.model
     def _readiness(self) -> dict:
@@ -86,8 +93,17 @@ class PeakReadinessReport(models.TransientModel):
                 "summary": MISSING,
                 "report_html": Markup("<p>%s</p>") % MISSING,
             }
+        try:
+            doctor_config = self._doctor_config(doctor)
+        except doctor.DoctorConfigError as exc:
+            summary = f"not run: Odoo's PEAK_DOCTOR_* settings are refused: {exc}"
+            return {
+                "status": "unknown",
+                "summary": summary,
+                "report_html": Markup("<p>%s</p>") % summary,
+            }
         findings = doctor.run_checks(
-            self.env.cr, self._doctor_config(doctor), guard=self.env.cr.savepoint
+            self.env.cr, doctor_config, guard=self.env.cr.savepoint
         )
         overall = doctor.overall(findings)
         counts = {s: sum(f.status == s for f in findings) for s in BADGES}

@@ -14,6 +14,9 @@ class ResConfigSettings(models.TransientModel):
         "Reason", help="Why you switch Peak mode; kept in the audit log."
     )
     peak_mode_status = fields.Char("Current state", readonly=True)
+    # The state the form was loaded with: a switch needs a reason (the view
+    # requires one when the toggle differs from it).
+    peak_mode_was = fields.Boolean(readonly=True)
 
     @api.model
     def get_values(self):
@@ -21,6 +24,7 @@ class ResConfigSettings(models.TransientModel):
         status = self.env["peak.mode"].get_status()
         res.update(
             peak_mode=status["peak_mode"],
+            peak_mode_was=status["peak_mode"],
             peak_mode_status=self._describe(status),
         )
         return res
@@ -44,3 +48,26 @@ class ResConfigSettings(models.TransientModel):
         super().set_values()
         # Only a real change is recorded: saving other settings logs nothing.
         self.env["peak.mode"].set_peak_mode(self.peak_mode, self.peak_mode_reason or "")
+
+    def execute(self):
+        peak_mode = self.env["peak.mode"]
+        switched = self.peak_mode != peak_mode.get_status()["peak_mode"]
+        action = super().execute()
+        if not switched or (action or {}).get("tag") != "reload":
+            return action
+        status = peak_mode.get_status()
+        # Confirm the switch, then reload as Odoo would have.
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Peak mode switched"),
+                "message": _(
+                    "Peak mode is now %(state)s. Logged with your reason: %(reason)s",
+                    state=self._describe(status),
+                    reason=(self.peak_mode_reason or "").strip(),
+                ),
+                "type": "success",
+                "next": action,
+            },
+        }

@@ -44,10 +44,25 @@ class TestFulfillmentWindow(TransactionCase):
             "peak.fulfillment.window", self._window_vals(mon=False), "weekday"
         )
 
-    def test_hour_out_of_range_is_rejected(self):
+    def test_hour_out_of_range_is_rejected_in_the_forms_notation(self):
         self._assert_rejected(
-            "peak.fulfillment.window", self._window_vals(end_hour=24.0), "24"
+            "peak.fulfillment.window",
+            self._window_vals(end_hour=25.0),
+            "runs from 00:00 to 23:59, got 25:00",
         )
+
+    def test_new_windows_are_in_the_users_zone_else_the_companys(self):
+        Window = self.env["peak.fulfillment.window"]
+        self.env.user.tz = False
+        self.env.company.partner_id.tz = "America/New_York"
+
+        def default(tz):
+            return Window.with_context(tz=tz).default_get(["tz"])["tz"]
+
+        self.assertEqual(default(None), "America/New_York")
+        self.assertEqual(default("Europe/Paris"), "Europe/Paris")
+        self.env.company.partner_id.tz = False
+        self.assertEqual(default("Mars/Olympus"), "UTC")
 
     def test_unknown_timezone_is_rejected(self):
         self._assert_rejected(
@@ -71,8 +86,33 @@ class TestFulfillmentWindow(TransactionCase):
                 "date_start": datetime(2026, 11, 30),
                 "date_end": datetime(2026, 11, 23),
             },
-            "ends before it starts",
+            "ends \\(2026-11-23 00:00 UTC\\) before it starts",
         )
+
+    def test_peak_period_errors_speak_the_forms_time(self):
+        Period = self.env["peak.period"].with_context(tz="Europe/Paris")
+        with self.assertRaisesRegex(
+            ValidationError,
+            "ends \\(2026-11-23 01:00 CET\\) before it starts "
+            "\\(2026-11-30 01:00 CET\\)",
+        ):
+            Period.create(
+                {
+                    "name": "Black Friday week",
+                    "date_start": datetime(2026, 11, 30),
+                    "date_end": datetime(2026, 11, 23),
+                }
+            )
+        with self.assertRaisesRegex(
+            ValidationError, "starts and ends at the same time \\(2026-11-30 01:00 CET"
+        ):
+            Period.create(
+                {
+                    "name": "Nothing",
+                    "date_start": datetime(2026, 11, 30),
+                    "date_end": datetime(2026, 11, 30),
+                }
+            )
 
     def test_status_reports_window_in_its_timezone(self):
         self.env["peak.fulfillment.window"].search([]).action_archive()

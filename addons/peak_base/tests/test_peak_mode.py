@@ -5,7 +5,7 @@ from datetime import timedelta
 from freezegun import freeze_time
 
 from odoo import fields
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 
@@ -56,13 +56,26 @@ class TestPeakMode(TransactionCase):
         self.assertFalse(self.PeakMode.with_user(self.manager).set_peak_mode(False))
         self.assertEqual(len(self._logs()), before)
 
+    def test_a_switch_without_a_reason_is_refused_and_changes_nothing(self):
+        before = len(self._logs())
+        for reason in ("", "   "):
+            with self.assertRaisesRegex(UserError, "Say why you switch Peak mode on"):
+                self.PeakMode.with_user(self.manager).set_peak_mode(True, reason)
+        self.assertFalse(self.PeakMode.get_status()["peak_mode"])
+        self.assertEqual(len(self._logs()), before)
+        self.PeakMode.with_user(self.manager).set_peak_mode(True, " wave 1 ")
+        self.assertEqual(self._logs()[0].reason, "wave 1")
+        with self.assertRaisesRegex(UserError, "Say why you switch Peak mode off"):
+            self.PeakMode.with_user(self.manager).set_peak_mode(False)
+        self.assertTrue(self.PeakMode.get_status()["peak_mode"])
+
     def test_plain_user_cannot_switch(self):
         with self.assertRaises(AccessError):
             self.PeakMode.with_user(self.peak_user).set_peak_mode(True)
         self.assertFalse(self.PeakMode.get_status()["peak_mode"])
 
     def test_audit_log_is_append_only(self):
-        self.PeakMode.with_user(self.manager).set_peak_mode(True)
+        self.PeakMode.with_user(self.manager).set_peak_mode(True, "wave")
         entry = self._logs()[0]
         with self.assertRaises(AccessError):
             entry.write({"reason": "rewritten"})
@@ -74,10 +87,10 @@ class TestPeakMode(TransactionCase):
             self.Log.with_user(self.manager).create(
                 {"state": "on", "source": "manual", "mode": "on"}
             )
-        self.assertFalse(entry.reason)
+        self.assertEqual(entry.reason, "wave")
 
     def test_plain_user_cannot_read_audit_log(self):
-        self.PeakMode.with_user(self.manager).set_peak_mode(True)
+        self.PeakMode.with_user(self.manager).set_peak_mode(True, "wave")
         with self.assertRaises(AccessError):
             self.Log.with_user(self.peak_user).search([]).read(["state"])
 
@@ -119,12 +132,26 @@ class TestPeakMode(TransactionCase):
         settings = self.env["res.config.settings"].create(
             {"peak_mode": True, "peak_mode_reason": "from settings"}
         )
-        settings.execute()
+        action = settings.execute()
         self.assertTrue(self.PeakMode.get_status()["peak_mode"])
         self.assertEqual(self._logs()[0].reason, "from settings")
+        # The switch is confirmed, then the page reloads as usual.
+        self.assertEqual(action["tag"], "display_notification")
+        self.assertIn(
+            "Peak mode is now on, switched on by an operator. Logged with your "
+            "reason: from settings",
+            action["params"]["message"],
+        )
+        self.assertEqual(action["params"]["next"]["tag"], "reload")
         # Saving again without touching the toggle records nothing new.
         before = len(self._logs())
-        self.env["res.config.settings"].create({}).execute()
+        action = self.env["res.config.settings"].create({}).execute()
+        self.assertEqual(len(self._logs()), before)
+        self.assertEqual(action["tag"], "reload")
+        # Switching off without a reason is refused: still on, nothing logged.
+        with self.assertRaisesRegex(UserError, "Say why you switch Peak mode off"):
+            self.env["res.config.settings"].create({"peak_mode": False}).execute()
+        self.assertTrue(self.PeakMode.get_status()["peak_mode"])
         self.assertEqual(len(self._logs()), before)
 
     def test_invalid_stored_mode_falls_back_to_auto(self):
@@ -138,7 +165,7 @@ class TestPeakMode(TransactionCase):
     @freeze_time("2026-12-02 13:30:00")
     def test_protected_intervals_are_published_for_the_governor(self):
         self.env["peak.fulfillment.window"].search([]).action_archive()
-        self.PeakMode.with_user(self.manager).set_peak_mode(True)
+        self.PeakMode.with_user(self.manager).set_peak_mode(True, "wave")
         doc = json.loads(
             self.env["ir.config_parameter"]
             .sudo()
@@ -163,7 +190,7 @@ class TestPeakMode(TransactionCase):
         )
         self.assertEqual(len(doc["intervals"]), 2, "two mornings in 48 hours")
         self.assertTrue(all(s.endswith("T00:00:00Z") for s, _e in doc["intervals"][1:]))
-        self.PeakMode.with_user(self.manager).set_peak_mode(False)
+        self.PeakMode.with_user(self.manager).set_peak_mode(False, "wave over")
         doc = json.loads(
             self.env["ir.config_parameter"]
             .sudo()

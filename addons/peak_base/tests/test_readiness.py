@@ -1,6 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
 """Settings > Peak Operations > Readiness: the doctor's checks and words."""
 
+import os
 import sys
 from unittest import mock
 
@@ -57,6 +58,28 @@ class TestReadinessReport(TransactionCase):
             "ALTER TABLE ir_attachment RESET (autovacuum_enabled)",
             str(report.report_html),
         )
+
+    def test_advice_speaks_odoo(self):
+        """Inside Odoo the fixes name Odoo's screens and deployment, never
+        the doctor's flags; what the deployment sets for the doctor applies."""
+        html = str(self._report(self.manager).report_html)
+        self.assertNotIn("--pgbackrest-stanza", html)
+        self.assertNotIn("--odoo-url", html)
+        self.assertIn("backups run outside Odoo", html)
+        with mock.patch.dict(
+            os.environ,
+            {"PEAK_DOCTOR_PGBACKREST_STANZA": "erp", "PEAK_DOCTOR_PROBE_TIMEOUT": "1"},
+        ):
+            from peak_governor import doctor
+
+            cfg = self.env["peak.readiness.report"]._doctor_config(doctor)
+            self.assertEqual((cfg.pgbackrest_stanza, cfg.probe_timeout), ("erp", 1.0))
+            self.assertTrue(cfg.inside_odoo)
+        with mock.patch.dict(os.environ, {"PEAK_DOCTOR_PROBE_TIMEOUT": "soon"}):
+            report = self._report(self.manager)
+        self.assertEqual(report.status, "unknown")
+        self.assertIn("PEAK_DOCTOR_* settings are refused", report.summary)
+        self.assertIn("PEAK_DOCTOR_PROBE_TIMEOUT", report.summary)
 
     def test_managers_only(self):
         with self.assertRaises(AccessError):

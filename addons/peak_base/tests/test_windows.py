@@ -379,9 +379,15 @@ def test_naive_datetime_rejected(call):
         call()
 
 
-@pytest.mark.parametrize("end", [utc(2025, 11, 27), utc(2025, 11, 28)])
-def test_period_ending_before_it_starts_rejected(end):
-    with pytest.raises(windows.WindowError, match="ends before it starts"):
+@pytest.mark.parametrize(
+    ("end", "message"),
+    [
+        (utc(2025, 11, 27), "ends before it starts"),
+        (utc(2025, 11, 28), "starts and ends at the same time .*: give it a length"),
+    ],
+)
+def test_period_ending_before_or_when_it_starts_rejected(end, message):
+    with pytest.raises(windows.WindowError, match=message):
         windows.PeakPeriod(utc(2025, 11, 28), end, "Black Friday")
 
 
@@ -402,9 +408,20 @@ def test_float_hours_to_time(hours, expected):
     assert windows.float_hours_to_time(hours) == expected
 
 
-@pytest.mark.parametrize("hours", [24.0, -1, math.nan, math.inf, "8", True])
-def test_bad_float_hours_rejected(hours):
-    with pytest.raises(windows.WindowError, match="Hours"):
+@pytest.mark.parametrize(
+    ("hours", "message"),
+    [
+        (24.0, "runs from 00:00 to 23:59, got 24:00"),
+        (25.5, "got 25:30"),
+        (-1, "got -01:00"),
+        (math.nan, "got nan"),
+        (math.inf, "got inf"),
+        ("8", "Hours must be a number"),
+        (True, "Hours must be a number"),
+    ],
+)
+def test_bad_float_hours_rejected_in_the_forms_notation(hours, message):
+    with pytest.raises(windows.WindowError, match=message):
         windows.float_hours_to_time(hours)
 
 

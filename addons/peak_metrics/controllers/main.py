@@ -28,7 +28,9 @@ def _collect_db(cr, config) -> tuple[bytes, bool, float]:
             status = None
             if "peak.mode" in env:
                 status = env["peak.mode"].get_status()
-            families = collector.collect(cr, config, status)
+            # queue_job's own reading of its server-wide max capacity.
+            root_capacity = env["queue.job.channel"]._root_max_capacity()
+            families = collector.collect(cr, config, status, root_capacity)
         return families.render(), True, time.perf_counter() - started
     except Exception as exc:
         _logger.warning(

@@ -92,6 +92,28 @@ def channel_classes(rows) -> dict:
     return result
 
 
+def effective_capacities(rows, root_capacity: int) -> dict:
+    """{complete_name: jobs it may run at once} from (id, complete_name,
+    parent_id, capacity) rows, as queue_job computes ``effective_capacity``:
+    a channel's own capacity (0: none) within its parent's; root's parent is
+    the job runner's max capacity."""
+    by_id = {row[0]: row for row in rows}
+    result: dict[int, int] = {}
+
+    def effective(channel_id, seen=()) -> int:
+        if channel_id in result:
+            return result[channel_id]
+        _id, _name, parent, own = by_id[channel_id]
+        if parent in by_id and parent not in seen:
+            ceiling = effective(parent, (*seen, channel_id))
+        else:
+            ceiling = root_capacity
+        result[channel_id] = min(own, ceiling) if own else ceiling
+        return result[channel_id]
+
+    return {row[1]: effective(row[0]) for row in rows}
+
+
 def class_of(channel: str, classes: dict) -> str:
     """A job's class: its channel's, else the closest existing ancestor's."""
     name = channel or "root"
@@ -107,13 +129,16 @@ def _bound(names, limit=MAX_CHANNELS):
     return {name: (name if name in keep else OTHER) for name in names}
 
 
-def collect_queue(cr, out: Families, integration_channels=()):
+def collect_queue(cr, out: Families, integration_channels=(), root_capacity=1):
     cr.execute(
         "SELECT id, complete_name, parent_id, priority_class, capacity, paused, "
         "pinned FROM queue_job_channel"
     )
     channels = cr.fetchall()
     classes = channel_classes([row[:4] for row in channels])
+    capacities = effective_capacities(
+        [(row[0], row[1], row[2], row[4] or 0) for row in channels], root_capacity
+    )
     cr.execute(
         "SELECT channel, remaining_seconds, trickle FROM peak_queue_active_leases()"
     )
@@ -121,7 +146,9 @@ def collect_queue(cr, out: Families, integration_channels=()):
 
     capacity = out.gauge(
         "peak_queue_channel_capacity",
-        "Jobs a channel may run at once (0: unlimited, as in queue_job).",
+        "Jobs a channel may run at once: its own capacity within its parent's, "
+        "root's being the job runner's max capacity (queue_job's effective "
+        "capacity, the Capacity column of Peak Operations > Channels).",
         ["channel", "priority_class"],
     )
     paused = out.gauge(
@@ -145,9 +172,9 @@ def collect_queue(cr, out: Families, integration_channels=()):
         ["channel", "priority_class"],
     )
     bounded = _bound([row[1] for row in channels])
-    for _id, name, _parent, _cls, cap, is_paused, is_pinned in channels:
+    for _id, name, _parent, _cls, _cap, is_paused, is_pinned in channels:
         labels = [bounded[name], classes[name]]
-        capacity.add_metric(labels, float(cap or 0))
+        capacity.add_metric(labels, float(capacities[name]))
         paused.add_metric(labels, 1.0 if is_paused else 0.0)
         pinned.add_metric(labels, 1.0 if is_pinned else 0.0)
         remaining, trickle = leases.get(name, (0.0, False))
@@ -205,19 +232,20 @@ def collect_queue(cr, out: Families, integration_channels=()):
     failed = out.gauge(
         "peak_integration_jobs_failed",
         "Failed jobs in integration channels (EDI, marketplaces; the configured "
-        "channels and the channels below them).",
+        "channels and the channels below them; a configured channel that neither "
+        "exists nor has jobs is not reported).",
         ["channel"],
     )
+    known = {row[1] for row in channels}
     for prefix in integration_channels:
-        total = sum(
-            count
+        rows = [
+            (state, count)
             for channel, state, count, _age in job_rows
-            if state == "failed"
-            and (
-                (channel or "root") == prefix
-                or (channel or "").startswith(prefix + ".")
-            )
-        )
+            if (channel or "root") == prefix or (channel or "").startswith(prefix + ".")
+        ]
+        if prefix not in known and not rows:
+            continue
+        total = sum(count for state, count in rows if state == "failed")
         failed.add_metric([prefix], float(total))
 
 
@@ -341,11 +369,12 @@ def collect_peak(status: dict, out: Families):
         out.gauge(name, doc).add_metric([], 1.0 if status.get(key) else 0.0)
 
 
-def collect(cr, config, peak_status=None) -> Families:
-    """Every database-derived family; KPIs only for installed apps."""
+def collect(cr, config, peak_status=None, root_capacity=1) -> Families:
+    """Every database-derived family; KPIs only for installed apps.
+    ``root_capacity``: the job runner's max capacity for this database."""
     out = Families()
     apps = installed_apps(cr)
-    collect_queue(cr, out, config.integration_channels)
+    collect_queue(cr, out, config.integration_channels, root_capacity)
     if "sale" in apps:
         collect_sale(cr, out)
     if "stock" in apps:

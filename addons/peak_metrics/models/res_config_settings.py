@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
-from odoo import fields, models
+from odoo import api, fields, models
 
 from ..hooks import get_config
 from ..lib.config import MetricsConfigError
@@ -18,6 +18,9 @@ class ResConfigSettings(models.TransientModel):
         "Metrics status", compute="_compute_peak_metrics", readonly=True
     )
 
+    # Like base_setup's: without a dependency the form's first load (an
+    # onchange on a new record) shows these blank until a save.
+    @api.depends("company_id")
     def _compute_peak_metrics(self):
         base = self.env["ir.config_parameter"].sudo().get_param("web.base.url", "")
         try:

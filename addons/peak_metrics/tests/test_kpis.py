@@ -31,7 +31,8 @@ class MetricsCase(TransactionCase):
         self.env.flush_all()  # the collector reads with SQL
         config = cfg.load(env, {})
         status = self.env["peak.mode"].get_status()
-        return parse(collector.collect(self.env.cr, config, status).render())
+        root = self.env["queue.job.channel"]._root_max_capacity()
+        return parse(collector.collect(self.env.cr, config, status, root).render())
 
     @staticmethod
     def value(samples, name, **labels):
@@ -241,8 +242,23 @@ class TestQueueMetrics(MetricsCase):
         assert (
             self.value(samples, "peak_integration_jobs_failed", channel="root.edi") == 3
         )
-        labels = {"channel": "root.edi.orders", "priority_class": "operational"}
-        assert self.value(samples, "peak_queue_channel_capacity", **labels) == 3
+        # One meaning of capacity: queue_job's effective capacity, as listed.
+        orders = channels.search([("complete_name", "=", "root.edi.orders")])
+        for channel in (root, edi, orders):
+            labels = {"channel": channel.complete_name, "priority_class": "operational"}
+            assert (
+                self.value(samples, "peak_queue_channel_capacity", **labels)
+                == channel.effective_capacity
+            )
+        assert orders.effective_capacity == min(3, root.effective_capacity)
+        # A configured integration channel that neither exists nor has jobs is
+        # not reported (the default list names root.marketplace too).
+        samples = self.collect(PEAK_METRICS_INTEGRATION_CHANNELS="root.edi,root.shop")
+        assert self.value(samples, "peak_integration_jobs_failed", channel="root.edi")
+        served = {
+            labels for name, labels in samples if name == "peak_integration_jobs_failed"
+        }
+        assert served == {(("channel", "root.edi"),)}, served
         bulk = self.env["queue.job.channel"].search(
             [("complete_name", "=", "root.bulk")]
         )

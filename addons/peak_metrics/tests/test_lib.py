@@ -168,6 +168,26 @@ def test_channel_classes_inherit_from_the_closest_ancestor():
     assert collector.class_of("elsewhere", classes) == "operational"
 
 
+def test_effective_capacity_is_queue_jobs():
+    rows = [
+        (1, "root", None, 0),  # the job runner's max capacity
+        (2, "root.bulk", 1, 3),
+        (3, "root.bulk.import", 2, 0),  # its parent's
+        (4, "root.bulk.wide", 2, 9),  # within its parent's
+        (5, "root.edi", 1, 2),
+    ]
+    assert collector.effective_capacities(rows, root_capacity=4) == {
+        "root": 4,
+        "root.bulk": 3,
+        "root.bulk.import": 3,
+        "root.bulk.wide": 3,
+        "root.edi": 2,
+    }
+    # root's own capacity lowers the runner's, never raises it.
+    assert collector.effective_capacities([(1, "root", None, 8)], 2) == {"root": 2}
+    assert collector.effective_capacities([(1, "root", None, 1)], 2) == {"root": 1}
+
+
 def test_scrape_cache_collects_once_per_period_even_when_concurrent():
     cache = collector.ScrapeCache()
     calls = []

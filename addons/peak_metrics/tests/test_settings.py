@@ -2,6 +2,7 @@
 import os
 from unittest import mock
 
+from odoo.tests import HttpCase, tagged
 from odoo.tests.common import TransactionCase
 
 from odoo.addons.peak_metrics import hooks
@@ -60,3 +61,14 @@ class TestSettings(TransactionCase):
         self.assertIn('name="peak_metrics_block"', arch)
         for field in ("peak_metrics_url", "peak_metrics_token_set"):
             self.assertIn(f'name="{field}"', arch)
+
+
+@tagged("post_install", "-at_install")
+class TestSettingsTour(HttpCase):
+    def test_monitoring_block_is_filled_on_first_load(self):
+        patch = mock.patch.dict(os.environ, {"PEAK_METRICS_TOKEN": TOKEN})
+        patch.start()
+        self.addCleanup(_reload_quietly)
+        self.addCleanup(patch.stop)
+        hooks.get_config(reload=True)
+        self.start_tour("/odoo/settings", "peak_metrics_settings_tour", login="admin")

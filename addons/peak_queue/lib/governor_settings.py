@@ -7,6 +7,8 @@ When the governor package is not installed next to Odoo, :func:`available`
 is false and Settings says so instead of guessing.
 """
 
+import re
+
 try:
     from peak_governor.config import ConfigError, apply_policy_settings, policy_fields
     from peak_governor.policy import SUMMARIES, PolicyConfig
@@ -77,6 +79,49 @@ def defaults() -> dict[str, float]:
             value = getattr(value, part)
         out[name] = float(value)
     return out
+
+
+#: The governor's names for what Settings shows, in Settings' words.
+LABELS = {
+    "protected_elevated_enter_age": "Elevated after (s)",
+    "protected_severe_enter_age": "Severe after (s)",
+    "min_dwell_seconds": "Calm for (s) before resuming",
+    "max_pause_seconds": "Longest pause per hour (s)",
+}
+# A threshold name as the governor's messages write it: "protected.X" or a
+# bare "X" of the same group, "normal.X" for the thresholds outside windows.
+_THRESHOLD = re.compile(
+    r"\b(?:(?P<group>protected|normal)\.)?"
+    r"(?P<name>(?:elevated|severe)_(?:enter|exit)_(?:age|count))\b"
+)
+_SETTING = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
+
+
+def in_settings_words(message: str) -> str:
+    """A governor message with Settings' labels for what Settings shows, and
+    the rest named as the governor's expert settings (where to change them)."""
+    expert = set(policy_fields()) if PolicyConfig is not None else set()
+
+    def setting(match: re.Match) -> str:
+        word = match[0]
+        if word in LABELS:
+            return f"“{LABELS[word]}”"
+        if word in expert:
+            return f"the governor's expert setting {word}"
+        return word
+
+    group = "protected"
+
+    def threshold(match: re.Match) -> str:
+        nonlocal group
+        group = match["group"] or group
+        name = f"{group}_{match['name']}"
+        if name in LABELS:
+            return f"“{LABELS[name]}”"
+        return f"the governor's expert setting {name}"
+
+    # Flat names first: the threshold pass writes flat names itself.
+    return _THRESHOLD.sub(threshold, _SETTING.sub(setting, message))
 
 
 def refusal(values: dict[str, float | str]) -> str | None:

@@ -11,6 +11,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import config
 
+from ..lib import activity
+
 _logger = logging.getLogger(__name__)
 
 CONTRACT_SQL = (
@@ -77,7 +79,9 @@ class PeakQueueLease(models.Model):
     holder = fields.Char(
         required=True, readonly=True, help="Governor instance id or user login."
     )
-    reason = fields.Char(required=True, readonly=True)
+    reason = fields.Char("Reason code", required=True, readonly=True)
+    reason_label = fields.Char(compute="_compute_labels", string="Why")
+    holder_label = fields.Char(compute="_compute_labels", string="Held by")
     evidence = fields.Json("Evidence (JSON)", readonly=True)
     evidence_text = fields.Text(compute="_compute_evidence_text", string="Evidence")
     expires_at = fields.Datetime(required=True, readonly=True, index=True)
@@ -93,6 +97,12 @@ class PeakQueueLease(models.Model):
         readonly=True,
         index=True,
     )
+
+    @api.depends("reason", "holder")
+    def _compute_labels(self):
+        for lease in self:
+            lease.reason_label = activity.reason_label(lease.reason)
+            lease.holder_label = activity.holder_label(lease.holder)
 
     def init(self):
         # SQL function bodies name columns of tables other models create (maybe

@@ -1,8 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
 import json
 
-from odoo import _, fields, models
+from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
+
+from ..lib import activity
 
 
 class PeakQueueLeaseEvent(models.Model):
@@ -35,10 +37,18 @@ class PeakQueueLeaseEvent(models.Model):
         readonly=True,
     )
     holder = fields.Char(readonly=True)
-    reason = fields.Char(readonly=True)
+    reason = fields.Char("Reason code", readonly=True)
+    reason_label = fields.Char(compute="_compute_labels", string="Why")
+    holder_label = fields.Char(compute="_compute_labels", string="By")
     evidence = fields.Json("Evidence (JSON)", readonly=True)
     evidence_text = fields.Text(compute="_compute_evidence_text", string="Evidence")
     expires_at = fields.Datetime(readonly=True)
+
+    @api.depends("reason", "holder")
+    def _compute_labels(self):
+        for event in self:
+            event.reason_label = activity.reason_label(event.reason)
+            event.holder_label = activity.holder_label(event.holder)
 
     def _compute_evidence_text(self):
         for event in self:

@@ -17,6 +17,7 @@ class QueueJobChannel(models.Model):
 
     priority_class = fields.Selection(
         PRIORITY_CLASSES,
+        "Class",
         help="Critical > Operational > Background > Bulk. Empty: inherited from "
         "the parent channel (root: Operational). The governor pauses bulk first "
         "and never pauses critical channels.",
@@ -25,12 +26,13 @@ class QueueJobChannel(models.Model):
         PRIORITY_CLASSES,
         compute="_compute_effective_class",
         recursive=True,
-        string="Class",
+        string="Class in force",
+        help="The channel's class, else its closest parent's, else Operational.",
     )
     pinned = fields.Boolean(
         "Never pause",
-        help="Pinned channels (and the channels above them) are never leased by "
-        "the governor, e.g. during an urgent import.",
+        help="The governor never pauses this channel, nor the channels above it "
+        "(pausing those would stop it too), e.g. during an urgent import.",
     )
     lease_ids = fields.One2many("peak.queue.lease", "channel_id", string="Leases")
     active_lease_id = fields.Many2one(
@@ -41,15 +43,6 @@ class QueueJobChannel(models.Model):
     )
     pending_count = fields.Integer(compute="_compute_job_counts", string="Pending")
     running_count = fields.Integer(compute="_compute_job_counts", string="Running")
-    # queue_job reads capacity 0 as "no limit", which a bare 0 hides.
-    capacity_label = fields.Char(compute="_compute_capacity_label", string="Capacity")
-
-    @api.depends("capacity")
-    def _compute_capacity_label(self):
-        for channel in self:
-            channel.capacity_label = (
-                str(channel.capacity) if channel.capacity else self.env._("unlimited")
-            )
 
     @api.depends("priority_class", "parent_id.effective_class")
     def _compute_effective_class(self):

@@ -70,6 +70,9 @@ class ResConfigSettings(models.TransientModel):
                 settings.peak_governor_profile
             )
 
+    # Like base_setup's: without a dependency the form's first load (an
+    # onchange on a new record) shows these blank until a save.
+    @api.depends("company_id")
     def _compute_peak_governor_status(self):
         defaults = governor_settings.defaults()
         if defaults:
@@ -164,5 +167,8 @@ class ResConfigSettings(models.TransientModel):
             message = governor_settings.refusal(values)
             if message:
                 raise ValidationError(
-                    self.env._("The governor would refuse to start: %s", message)
+                    self.env._(
+                        "The governor would refuse to start: %s",
+                        governor_settings.in_settings_words(message),
+                    )
                 )

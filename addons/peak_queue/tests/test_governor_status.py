@@ -2,6 +2,9 @@
 """Settings > Peak Operations: the governor's defaults and state, as an
 operator sees them (real registry, real contract functions)."""
 
+import os
+from unittest import mock
+
 from freezegun import freeze_time
 
 from odoo.exceptions import ValidationError
@@ -44,11 +47,23 @@ class TestGovernorSettings(TransactionCase):
     def test_values_the_governor_refuses_are_refused_with_its_message(self):
         params = self.env["ir.config_parameter"].sudo()
         cases = {
+            # Settings' labels and the governor's expert names, never the
+            # governor's internal threshold names.
             "peak_governor_elevated_age": (
                 0.6,
-                "looser than normal.elevated_enter_age",
+                "“Elevated after \\(s\\)” \\(0.6\\) is looser than the governor's "
+                "expert setting normal_elevated_enter_age",
             ),
-            "peak_governor_max_pause": (4000, "must be below pause_window_seconds"),
+            "peak_governor_severe_age": (
+                0.05,
+                "expert setting protected_severe_exit_age \\(1.0\\) is above "
+                "“Severe after \\(s\\)” \\(0.05\\)",
+            ),
+            "peak_governor_max_pause": (
+                4000,
+                "“Longest pause per hour \\(s\\)” \\(4000.0\\) must be below the "
+                "governor's expert setting pause_window_seconds",
+            ),
             "peak_governor_min_dwell": (-1, "cannot be negative"),
         }
         for field_name, (value, message) in cases.items():
@@ -165,22 +180,37 @@ class TestGovernorStatus(TransactionCase):
 
 
 @tagged("post_install", "-at_install")
-class TestChannelCapacityLabel(TransactionCase):
-    def test_capacity_zero_reads_unlimited(self):
-        channel = self.env.ref("queue_job.channel_root")
-        channel.capacity = 0
-        self.assertEqual(channel.capacity_label, "unlimited")
+class TestChannelCapacity(TransactionCase):
+    def test_the_list_shows_the_capacity_in_force(self):
+        root = self.env.ref("queue_job.channel_root")
+        root.capacity = 0
+        runner = root._root_max_capacity()
+        self.assertEqual(root.effective_capacity, runner)
         bulk = self.env["queue.job.channel"].search(
             [("complete_name", "=", "root.bulk")]
         )
-        bulk.capacity = 3
-        self.assertEqual(bulk.capacity_label, "3")
+        bulk.capacity = runner + 3
+        self.assertEqual(bulk.effective_capacity, runner, "within root's")
+        views = self.env["queue.job.channel"].get_views(
+            [(self.env.ref("peak_queue.queue_job_channel_view_list_peak").id, "list"),
+             (False, "form")]
+        )["views"]  # fmt: skip
+        self.assertIn('name="effective_capacity"', views["list"]["arch"])
+        self.assertNotIn('name="capacity"', views["list"]["arch"])
+        form = views["form"]["arch"]
+        self.assertIn("Own limit (0: the parent", form)
+        self.assertIn("in force", form)
 
 
 @tagged("post_install", "-at_install")
 class TestChannelsBannerTour(HttpCase):
     def test_channels_list_shows_governor_state(self):
         self.env.cr.execute("DELETE FROM peak_queue_governor_leader")
+        self.env.ref("queue_job.channel_root").capacity = 0
+        # queue_job reads the job runner's capacity from here at each compute.
+        patch = mock.patch.dict(os.environ, {"ODOO_QUEUE_JOB_MAX_CAPACITY": "7"})
+        patch.start()
+        self.addCleanup(patch.stop)
         self.start_tour(
             "/odoo/action-peak_queue.action_peak_queue_channels",
             "peak_queue_channels_banner_tour",

@@ -1,5 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.tools import config as odoo_config
 
 from ..hooks import current_store
@@ -16,6 +16,9 @@ class ResConfigSettings(models.TransientModel):
         "Session store health", compute="_compute_peak_session_store", readonly=True
     )
 
+    # Like base_setup's: without a dependency the form's first load (an
+    # onchange on a new record) shows these blank until a save.
+    @api.depends("company_id")
     def _compute_peak_session_store(self):
         store = current_store()
         if store is None:

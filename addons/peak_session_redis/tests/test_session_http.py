@@ -246,3 +246,17 @@ class TestSessionsInRedis(HttpCase):
         settings = self.env["res.config.settings"].create({})
         self.assertIn("healthy", settings.peak_session_store_health)
         self.assertIn(self.prefix, settings.peak_session_store)
+
+
+@tagged("post_install", "-at_install")
+class TestSessionSettingsTour(HttpCase):
+    def test_settings_show_the_store_on_first_load(self):
+        server = private_redis()
+        store = hooks.install(StoreConfig(url=server.url, prefix="tour:"))
+        self.addCleanup(hooks.uninstall)
+        self.start_tour(
+            "/odoo/settings", "peak_session_redis_settings_tour", login="admin"
+        )
+        # The tour's own login went through the store it read.
+        self.assertTrue(server.client().keys("tour:*"))
+        self.assertIs(hooks.current_store(), store)

@@ -86,8 +86,13 @@ def check_backup_age(cur, cfg: DoctorConfig, now: float | None = None) -> list[F
                 name,
                 WARN,
                 "not checked: no pgBackRest stanza given",
-                "pass --pgbackrest-stanza (PEAK_DOCTOR_PGBACKREST_STANZA), or check "
-                "your backup tool (CloudNativePG: kubectl cnpg status)",
+                cfg.advice(
+                    "pass --pgbackrest-stanza (PEAK_DOCTOR_PGBACKREST_STANZA), or "
+                    "check your backup tool (CloudNativePG: kubectl cnpg status)",
+                    "backups run outside Odoo: set PEAK_DOCTOR_PGBACKREST_STANZA in "
+                    "Odoo's environment where pgBackRest is installed, or check your "
+                    "backup tool (CloudNativePG: kubectl cnpg status)",
+                ),
             )
         ]
     try:

@@ -46,9 +46,16 @@ class DoctorConfig:
     pgbackrest_config: str = ""
     odoo_url: str = ""
     probe_timeout: float = 3.0
+    #: The report Odoo shows (Settings > Peak Operations > Readiness): its
+    #: advice names Odoo's screens and deployment, not the doctor's flags.
+    inside_odoo: bool = False
     environ: dict = field(default_factory=dict, compare=False, repr=False)
     #: ``[peak_*]`` sections of the Odoo config file (the addons read them)
     sections: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def advice(self, cli: str, odoo: str) -> str:
+        """The fix for whoever reads the report: the doctor's user or Odoo's."""
+        return odoo if self.inside_odoo else cli
 
     def validate(self) -> "DoctorConfig":
         for name in ("workers", "db_maxconn", "cron_threads", "jobrunners"):

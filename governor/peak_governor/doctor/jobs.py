@@ -88,23 +88,33 @@ SELECT ch.complete_name, ch.pinned, ch.paused,
 def check_channels(cur, cfg: DoctorConfig) -> list[Finding]:
     rows = _all(cur, CHANNELS_DOCTOR_SQL)
     findings = []
-    unclassified = [name for name, _p, _z, classified in rows if not classified]
+    # root without a class is Operational by design (the Channels list shows
+    # it so); another channel that only inherits that default is worth a look.
+    defaulted = [
+        name for name, _p, _z, classified in rows if not classified and name != "root"
+    ]
+    root_default = any(name == "root" and not c for name, _p, _z, c in rows)
     pinned = [name for name, is_pinned, _z, _c in rows if is_pinned]
     paused = [name for name, _p, is_paused, _c in rows if is_paused]
     where = "Peak Operations > Job queue > Channels"
-    if unclassified:
+    if defaulted:
         findings.append(
             Finding(
                 "channels classified",
                 WARN,
-                f"no class on {', '.join(unclassified)} nor above it (runs as "
-                "operational, never paused first)",
-                f"set a class on the channel or on root in {where}",
+                f"{', '.join(defaulted)}: Operational only by default (no class on "
+                "them or above them), so never paused first",
+                f"set a class (Bulk for imports and exports) in {where}",
             )
         )
     else:
         findings.append(
-            Finding("channels classified", PASS, f"all {len(rows)} channels")
+            Finding(
+                "channels classified",
+                PASS,
+                f"all {len(rows)} channels"
+                + (" (root: Operational, the default)" if root_default else ""),
+            )
         )
     if pinned:
         findings.append(
@@ -243,13 +253,15 @@ def check_protected_interval(cur, cfg: DoctorConfig, now=None) -> list[Finding]:
     upcoming = sorted(a for a, b in intervals if a > now)
     if upcoming:
         return [Finding(name, PASS, f"next at {upcoming[0]:%Y-%m-%d %H:%M} UTC")]
+    hours = (valid_until - now).total_seconds() / 3600
     return [
         Finding(
             name,
             WARN,
-            f"none until {valid_until:%Y-%m-%d %H:%M} UTC: the governor never "
-            "protects fulfillment",
-            "add fulfillment windows (Peak Operations > Configuration)",
+            f"none in the next {hours:.0f} h: the governor protects no "
+            "fulfillment window",
+            "add fulfillment windows, or switch Peak mode on "
+            "(Settings > Peak Operations)",
         )
     ]
 

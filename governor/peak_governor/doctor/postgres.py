@@ -235,6 +235,17 @@ def check_autovacuum(cur, cfg: DoctorConfig) -> list[Finding]:
             findings.append(Finding(name, FAIL, detail, fix))
         elif dead >= cfg.bloat_min_dead_rows and ratio >= cfg.bloat_warn_ratio:
             findings.append(Finding(name, WARN, detail, fix))
+        elif dead < cfg.bloat_min_dead_rows:
+            # A small table is no bloat whatever its ratio: say so, or a PASS
+            # next to "100 %" reads as a contradiction.
+            findings.append(
+                Finding(
+                    name,
+                    PASS,
+                    f"{detail}; under {cfg.bloat_min_dead_rows} dead rows, "
+                    "too few to matter",
+                )
+            )
         else:
             findings.append(Finding(name, PASS, detail))
     return findings

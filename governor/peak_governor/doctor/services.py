@@ -29,8 +29,12 @@ def check_s3(cfg: DoctorConfig) -> list[Finding]:
                 name,
                 FAIL,
                 f"peak_attachment_s3 is installed but its settings are refused: {exc}",
-                "run the doctor with the same PEAK_S3_* environment and --odoo-config "
-                "as Odoo",
+                cfg.advice(
+                    "run the doctor with the same PEAK_S3_* environment and "
+                    "--odoo-config as Odoo",
+                    "fix PEAK_S3_* in Odoo's environment or [peak_attachment_s3] in "
+                    "its configuration file (the deployment), then restart Odoo",
+                ),
             )
         ]
     if s3.enabled is False:
@@ -66,7 +70,11 @@ def check_redis(cfg: DoctorConfig) -> list[Finding]:
     """Odoo's session store, from Odoo's own settings code: PEAK_REDIS_URL or
     the Sentinels (PEAK_REDIS_SENTINELS), env > [peak_session_redis]."""
     name = "session store"
-    fix = "run the doctor with the same PEAK_REDIS_* environment and --odoo-config"
+    fix = cfg.advice(
+        "run the doctor with the same PEAK_REDIS_* environment and --odoo-config",
+        "fix PEAK_REDIS_* in Odoo's environment or [peak_session_redis] in its "
+        "configuration file (the deployment), then restart Odoo",
+    )
     try:
         store = companions.redis_config(cfg.environ, cfg.sections)
     except SettingError as exc:
@@ -114,7 +122,11 @@ def check_metrics_protected(cfg: DoctorConfig) -> list[Finding]:
             Finding(
                 name,
                 SKIP,
-                "not checked: give --odoo-url",
+                cfg.advice(
+                    "not checked: give --odoo-url",
+                    "not probed from inside Odoo: Settings > Peak Operations > "
+                    "Monitoring shows whether the token is set",
+                ),
             )
         ]
     url = cfg.odoo_url.rstrip("/") + "/metrics"

@@ -1,6 +1,7 @@
 /** @odoo-module **/
 // Logs in as admin (done by the test), opens Settings › Peak Operations,
-// switches Peak mode on with a reason and finds the change in the audit log.
+// tries to switch Peak mode on without a reason (refused), gives one, reads
+// the confirmation and finds the change in the audit log.
 import { registry } from "@web/core/registry";
 
 registry.category("web_tour.tours").add("peak_base_peak_mode_tour", {
@@ -20,6 +21,19 @@ registry.category("web_tour.tours").add("peak_base_peak_mode_tour", {
             run: "click",
         },
         {
+            content: "Switching asks for a reason",
+            trigger: "#peak_mode_setting .o_field_widget[name='peak_mode_reason'].o_required_modifier",
+        },
+        {
+            content: "Save without one",
+            trigger: ".o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "The reason is flagged and nothing is saved",
+            trigger: "#peak_mode_setting .o_field_widget[name='peak_mode_reason'].o_field_invalid",
+        },
+        {
             content: "Say why",
             trigger: "#peak_mode_setting .o_field_widget[name='peak_mode_reason'] input",
             run: "edit Tour: carrier cut-off moved",
@@ -28,6 +42,10 @@ registry.category("web_tour.tours").add("peak_base_peak_mode_tour", {
             content: "Save the settings",
             trigger: ".o_form_button_save",
             run: "click",
+        },
+        {
+            content: "The switch is confirmed with its reason",
+            trigger: ".o_notification:contains('Peak mode is now on'):contains('Tour: carrier cut-off moved')",
         },
         {
             content: "The saved state says Peak mode is on",

@@ -1,7 +1,8 @@
 /** @odoo-module **/
 // Opens Settings › Peak Operations fresh (as admin, profile and drain unset),
-// reads the profile in force with its one-line explanation, switches to
-// "Pickers first" with a fixed drain lead and saves.
+// reads the governor's status and defaults and the profile in force with its
+// one-line explanation (all shown on first load, before any save), switches
+// to "Pickers first" with a fixed drain lead and saves.
 import {registry} from "@web/core/registry";
 
 registry.category("web_tour.tours").add("peak_queue_governor_profile_tour", {
@@ -10,6 +11,14 @@ registry.category("web_tour.tours").add("peak_queue_governor_profile_tour", {
             content: "Open the Peak Operations settings",
             trigger: ".settings_tab .tab[data-key='peak_base']",
             run: "click",
+        },
+        {
+            content: "On first load, the governor status is shown",
+            trigger: "#peak_governor_status .o_field_widget[name='peak_governor_status_html']:contains('No governor has run on this database yet')",
+        },
+        {
+            content: "and so are the defaults in force",
+            trigger: "#peak_governor_thresholds .o_field_widget[name='peak_governor_defaults_note']:contains('Defaults in force when left unchanged')",
         },
         {
             content: "On first load, Balanced is the profile in force",
