@@ -37,17 +37,13 @@ class PeakPeriod(models.Model):
     def _check_dates(self):
         for period in self:
             # In the times the form shows (the user's time zone), not UTC.
-            start, end = (
-                period._local(period.date_start),
-                period._local(period.date_end),
-            )
             if period.date_end == period.date_start:
                 raise ValidationError(
                     _(
                         "Peak period “%(name)s” starts and ends at the same time "
                         "(%(start)s): give it a length.",
                         name=period.name,
-                        start=start,
+                        start=period._local(period.date_start),
                     )
                 )
             if period.date_end < period.date_start:
@@ -56,8 +52,8 @@ class PeakPeriod(models.Model):
                         "Peak period “%(name)s” ends (%(end)s) before it starts "
                         "(%(start)s).",
                         name=period.name,
-                        start=start,
-                        end=end,
+                        start=period._local(period.date_start),
+                        end=period._local(period.date_end),
                     )
                 )
             try:
