@@ -29,10 +29,12 @@ Level
 Demand gate
     One conflict is a coincidence; :data:`CONFLICT_WAVE` requests (or jobs)
     of protected work within :data:`CONFLICT_WINDOW_S` while lower-class jobs
-    were running are a collision pattern, and open the gate
+    were running are a collision pattern (peers colliding count no more here
+    than for the level), and open the gate
     (``demand.gate = "conflicts"``) like a wave of lock waits does.  A new
-    lease is taken in a cycle that saw a new conflict; holding, renewing and
-    releasing follow the usual rules.
+    lease is taken in a cycle that saw a new conflict, and it is thin (one
+    job at a time, :mod:`.leases`) until a lock wait asks for more; holding,
+    renewing and releasing follow the usual rules.
 """
 
 from collections import deque
@@ -61,7 +63,7 @@ class ConflictView:
 
     new: dict[str, int]  # protected class -> conflicts since the last sample
     answerable: int  # of those, conflicts with a suspect of a lower class
-    in_window: int  # conflicts within CONFLICT_WINDOW_S that had suspects
+    in_window: int  # answerable conflicts within CONFLICT_WINDOW_S
     suspects: tuple[Backend, ...]  # jobs in a transaction lately, by pid
     wave: bool  # the demand gate opens
 
@@ -75,17 +77,17 @@ class ConflictView:
 
     def no_wave(self) -> str:
         """Why these conflicts alone take no new lease."""
-        if not self.suspects:
-            return "conflicts with no job running alongside: nothing to pause"
+        if not self.in_window:
+            return "conflicts with no lower-class job running: nothing to pause"
         return (
             f"{self.in_window} conflict{'s' if self.in_window != 1 else ''} with "
-            f"jobs running in the last {CONFLICT_WINDOW_S:g} s, no wave (it "
-            f"takes {CONFLICT_WAVE}): no new lease"
+            f"lower-class jobs running in the last {CONFLICT_WINDOW_S:g} s, "
+            f"no wave (it takes {CONFLICT_WAVE}): no new lease"
         )
 
     def summary(self) -> str:
         return f"{self.count} conflict{'s' if self.count != 1 else ''}" + (
-            f" ({self.in_window} with jobs running in the last "
+            f" ({self.in_window} with lower-class jobs running in the last "
             f"{CONFLICT_WINDOW_S:g} s)"
             if self.suspects
             else ", no job running"
@@ -133,20 +135,19 @@ class Conflicts:
             for cls, n in sorted(sample.conflicts_delta.items())
             if cls in protected and n > 0
         }
-        count = sum(new.values())
-        if count and suspects:
-            self._events.append((now, count))
-        while self._events and self._events[0][0] < now - CONFLICT_WINDOW_S:
-            self._events.popleft()
-        in_window = sum(n for _t, n in self._events)
         ranks = [CLASS_RANK.get(b.role.priority_class, -1) for b in suspects]
         answerable = sum(
             n for cls, n in new.items() if any(r > protected[cls] for r in ranks)
         )
+        if answerable:
+            self._events.append((now, answerable))
+        while self._events and self._events[0][0] < now - CONFLICT_WINDOW_S:
+            self._events.popleft()
+        in_window = sum(n for _t, n in self._events)
         return ConflictView(
             new=new,
             answerable=answerable,
             in_window=in_window,
             suspects=tuple(sorted(suspects, key=lambda b: b.pid)),
-            wave=bool(suspects) and in_window >= CONFLICT_WAVE,
+            wave=in_window >= CONFLICT_WAVE,
         )
