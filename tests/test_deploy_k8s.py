@@ -5,6 +5,7 @@ platform's per-tenant isolation and budget, and every PEAK_* variable being
 one the code reads: checked on `kubectl kustomize` output, offline.
 """
 
+import json
 import re
 import subprocess
 from pathlib import Path
@@ -191,6 +192,25 @@ def test_database_backups_and_schedule(overlays, overlay):
         assert len(scheduled["spec"]["schedule"].split()) == 6
     # Tenants never share a backup path (barman's server name is the same).
     assert len(paths) == len(namespaces(docs))
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_bucket_lifecycle_rule_matches_the_quarantine(overlays, overlay):
+    """The rule an operator applies to the attachment bucket expires what the
+    GC quarantined, after the days the GC itself waits."""
+    docs = overlays[overlay]
+    for ns in namespaces(docs):
+        config = config_data(docs, ns)
+        maps = [
+            d
+            for d in of_kind(docs, "ConfigMap", ns)
+            if d["metadata"]["name"].startswith("odoo-peak-s3-lifecycle")
+        ]
+        assert len(maps) == 1, f"{overlay}/{ns}: no lifecycle rule"
+        (rule,) = json.loads(maps[0]["data"]["s3-lifecycle.json"])["Rules"]
+        assert rule["Status"] == "Enabled"
+        assert rule["Filter"]["Prefix"] == config["PEAK_S3_QUARANTINE_PREFIX"]
+        assert rule["Expiration"]["Days"] == int(config["PEAK_S3_QUARANTINE_DAYS"])
 
 
 def test_recovery_manifest_reads_the_dedicated_backups(overlays):

@@ -112,6 +112,15 @@ def odoo_copy(tmp_path_factory, seaweed_s3):
         Bucket=seaweed_s3.credentials.bucket, Key=s3_key, Body=s3_content
     )
     _attach(source, "picking.pdf", f"s3://{s3_sum[:2]}/{s3_sum}", s3_sum, 18)
+    # Its objects are under this name, wherever the copy is restored (the
+    # parameter peak_attachment_s3 keeps from its first S3 write).
+    _sql(
+        source,
+        "INSERT INTO ir_config_parameter (key, value) VALUES "
+        "('peak_attachment_s3.home_database', %s) ON CONFLICT (key) "
+        "DO UPDATE SET value = EXCLUDED.value",
+        (SOURCE_DB,),
+    )
     creds = seaweed_s3.credentials
     return {
         "s3": seaweed_s3,
@@ -208,6 +217,7 @@ def test_drill_restores_to_a_point_in_time_and_passes(odoo_copy):
     assert steps["attachment objects"]["message"].startswith(
         "4 checked in S3 (1) and filestore (3) (all)"
     )
+    assert "S3 read through Odoo on the copy" in steps["attachment objects"]["message"]
     assert "before the target time" in steps["data age (RPO)"]["message"]
     assert steps["recovery time (RTO)"]["status"] == "pass"
     leftovers = [p for p in Path("/tmp").glob("peak-drill-*") if (p / "data").exists()]
@@ -260,6 +270,9 @@ def test_drill_fails_on_a_missing_or_corrupt_attachment(odoo_copy):
     assert attachments["message"].startswith("3 of 4 bad in S3 (1) and filestore (3)")
     assert "checksum mismatch" in attachments["message"]
     assert "object missing" in attachments["message"]
+    # Odoo, on the copy restored under another name, read the S3 object where
+    # the source keeps it, and refused its changed content.
+    assert "does not match its checksum" in attachments["message"]
     scratch = _sql(
         lab.pg.dsn(),
         "SELECT datname FROM pg_database WHERE datname LIKE 'peak_drill_%%'",

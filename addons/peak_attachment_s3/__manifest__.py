@@ -2,7 +2,7 @@
 {
     "name": "Peak Attachment S3",
     "summary": "Attachments in S3 object storage, safe under rollback and outage",
-    "version": "18.0.1.0.1",
+    "version": "18.0.1.1.0",
     "category": "Peak Operations",
     "website": "https://github.com/odoo-peak/odoo-peak",
     "author": "Odoo Peak",
@@ -16,6 +16,7 @@
     "data": [
         "security/ir.model.access.csv",
         "data/peak_queue_function_rule_data.xml",
+        "data/ir_cron.xml",
         "views/res_config_settings_views.xml",
     ],
 }

@@ -49,6 +49,10 @@ class S3Config:
     migration_threads: int = 8
     #: the GC leaves objects younger than this alone (in-flight uploads)
     gc_min_age_seconds: int = 3600
+    #: the GC moves what it collects under this bucket prefix (+ the key)...
+    quarantine_prefix: str = "quarantine/"
+    #: ...and deletes it from there after so many days
+    quarantine_days: int = 30
     max_pool_connections: int = 16
 
     def prefix_for(self, db_name: str) -> str:
@@ -135,6 +139,24 @@ def validate(cfg: S3Config) -> None:
             f"PEAK_S3_KEY_PREFIX {cfg.key_prefix!r} must end with '/' and not "
             "start with one (e.g. odoo/{db}/)"
         )
+    if not cfg.quarantine_prefix.endswith("/") or cfg.quarantine_prefix.startswith(
+        "/"
+    ):
+        raise ConfigError(
+            f"PEAK_S3_QUARANTINE_PREFIX {cfg.quarantine_prefix!r} must end with '/' "
+            "and not start with one (e.g. quarantine/)"
+        )
+    static = cfg.key_prefix.split("{", 1)[0]
+    if static.startswith(cfg.quarantine_prefix) or (
+        static and cfg.quarantine_prefix.startswith(static) and "{" in cfg.key_prefix
+    ):
+        raise ConfigError(
+            f"PEAK_S3_QUARANTINE_PREFIX {cfg.quarantine_prefix!r} overlaps "
+            f"PEAK_S3_KEY_PREFIX {cfg.key_prefix!r}: collected objects must be "
+            "kept apart from live ones"
+        )
+    if cfg.quarantine_days < 1:
+        raise ConfigError("PEAK_S3_QUARANTINE_DAYS must be at least 1")
     if cfg.max_attempts < 1:
         raise ConfigError("PEAK_S3_MAX_ATTEMPTS must be at least 1")
     if cfg.migration_batch_size < 1 or cfg.migration_threads < 1:

@@ -42,6 +42,11 @@ def relative(fname: str) -> str:
     return rel
 
 
+def checksum_of(fname: str) -> str:
+    """The sha1 a storage name is made of."""
+    return relative(fname).rsplit("/", 1)[-1]
+
+
 def key_for(prefix: str, fname: str) -> str:
     return prefix + relative(fname)
 
@@ -60,5 +65,4 @@ def lock_id(fname: str) -> int:
     import cannot fill PostgreSQL's lock table).  Sharing a lock only makes a
     writer wait for the GC's short delete, or the GC skip an object for a run.
     """
-    sha = relative(fname).rsplit("/", 1)[-1]
-    return int(sha[:2], 16)
+    return int(checksum_of(fname)[:2], 16)

@@ -8,8 +8,16 @@ process's default registry.
 
 from prometheus_client import Counter, Gauge, Histogram
 
-OPERATIONS = ("put", "get", "head", "delete", "list", "presign")
-REASONS = ("timeout", "connection", "denied", "not_found", "other")
+OPERATIONS = ("put", "get", "head", "copy", "delete", "list", "presign")
+REASONS = (
+    "timeout",
+    "connection",
+    "denied",
+    "not_found",
+    "precondition",
+    "corrupt",
+    "other",
+)
 
 S3_OPERATION_DURATION = Histogram(
     "peak_s3_operation_duration_seconds",
@@ -26,4 +34,15 @@ S3_DEGRADED = Gauge(
     "peak_s3_degraded",
     "1 while the S3 attachment store is unreachable from this process",
     multiprocess_mode="max",
+)
+S3_GC_REFUSALS = Counter(
+    "peak_s3_gc_refusals_total",
+    "GC runs that deleted nothing because this database does not own its prefix",
+    ["reason"],  # ownership.REFUSALS
+)
+S3_GC_OBJECTS = Counter(
+    "peak_s3_gc_objects_total",
+    "Objects the GC moved to quarantine, purged from it after the retention, "
+    "or brought back from it",
+    ["action"],  # quarantined, purged, restored
 )

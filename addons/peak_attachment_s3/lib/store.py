@@ -8,6 +8,7 @@ check), never before each call.
 """
 
 import base64
+import copy
 import hashlib
 import logging
 import threading
@@ -17,63 +18,20 @@ from urllib.parse import quote
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    ReadTimeoutError,
-)
-from botocore.exceptions import (
-    ConnectionError as BotoConnectionError,
-)
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import metrics
 from .config import S3Config
+from .errors import ContentCollision, S3Error, classify
+
+__all__ = ["SHA256_META", "ContentCollision", "S3Error", "S3Store", "classify"]
 
 _logger = logging.getLogger(__name__)
 
 PROBE_TIMEOUT_S = 3.0  # start-up and health check: never hold a worker long
-_NOT_FOUND = {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}
-_DENIED = {
-    "403",
-    "AccessDenied",
-    "InvalidAccessKeyId",
-    "SignatureDoesNotMatch",
-    "AllAccessDisabled",
-}
-
-
-class S3Error(Exception):
-    """An S3 operation failed after its retries."""
-
-    def __init__(self, operation: str, reason: str, detail: str):
-        super().__init__(f"S3 {operation} failed ({reason}): {detail}")
-        self.operation = operation
-        self.reason = reason
-        self.detail = detail
-
-
-def classify(exc: Exception) -> str:
-    if isinstance(exc, ConnectTimeoutError | ReadTimeoutError):
-        return "timeout"
-    if isinstance(
-        exc, EndpointConnectionError | ConnectionClosedError | BotoConnectionError
-    ):
-        return "connection"
-    if isinstance(exc, TimeoutError):  # the body's socket, outside botocore
-        return "timeout"
-    if isinstance(exc, OSError):
-        return "connection"
-    if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-        if code in _NOT_FOUND or status == "404":
-            return "not_found"
-        if code in _DENIED or status == "403":
-            return "denied"
-    return "other"
+#: User metadata holding the SHA-256 of an object's content: SHA-1, the key,
+#: has public collisions; SHA-256 tells such a pair apart.
+SHA256_META = "sha256"
 
 
 @dataclass
@@ -175,6 +133,14 @@ class S3Store:
     def key(self, relative_name: str) -> str:
         return self.prefix + relative_name
 
+    def at(self, prefix: str) -> "S3Store":
+        """The same bucket, client and health under another key prefix."""
+        if prefix == self.prefix:
+            return self
+        view = copy.copy(self)
+        view.prefix = prefix
+        return view
+
     # -- operations -------------------------------------------------------
 
     def probe(self) -> None:
@@ -182,11 +148,54 @@ class S3Store:
         self.health.last_probe_at = time.time()
         self._call("head", self._probe_client.head_bucket, Bucket=self.cfg.bucket)
 
-    def put(self, key: str, data: bytes, mimetype: str | None = None) -> None:
+    def put_content(self, key: str, data: bytes) -> bool:
+        """Store content-addressed ``data`` under ``key`` unless it is there:
+        True when written, False when the same content already was.  Raises
+        :class:`ContentCollision` when ``key`` holds other bytes, and never
+        overwrites them (a conditional put covers a concurrent writer)."""
+        digest = hashlib.sha256(data).hexdigest()
+        head = self.head(key)
+        if head is None:
+            try:
+                self.put(key, data, sha256=digest, if_absent=True)
+                return True
+            except S3Error as exc:
+                if exc.reason != "precondition":
+                    raise
+                head = self.head(key)  # another writer got there first
+                if head is None:
+                    raise
+        self._same_content(key, head, data, digest)
+        return False
+
+    def _same_content(self, key: str, head: dict, data: bytes, digest: str) -> None:
+        if head.get("ContentLength") == len(data):
+            stored = (head.get("Metadata") or {}).get(SHA256_META)
+            if stored == digest:
+                return
+            # Written without the digest (before it was kept, or by another
+            # tool): compare the bytes, as Odoo's filestore does.
+            if stored is None and self.get(key) == data:
+                return
+        raise ContentCollision(key)
+
+    def put(
+        self,
+        key: str,
+        data: bytes,
+        mimetype: str | None = None,
+        sha256: str | None = None,
+        if_absent: bool = False,
+    ) -> None:
         """Upload with Content-MD5 (the server rejects corrupted bodies), then
-        check the returned ETag (MD5 of a single-part object)."""
+        check the returned ETag (MD5 of a single-part object).  ``if_absent``:
+        refused (reason ``precondition``) when the key exists."""
         md5 = hashlib.md5(data, usedforsecurity=False)
         extra = {"ContentType": mimetype} if mimetype else {}
+        if sha256:
+            extra["Metadata"] = {SHA256_META: sha256}
+        if if_absent:
+            extra["IfNoneMatch"] = "*"
         response = self._call(
             "put",
             self.client.put_object,
@@ -202,12 +211,43 @@ class S3Store:
             self._failed("put", "other", detail)
             raise S3Error("put", "other", detail)
 
-    def get(self, key: str) -> bytes:
+    def get(self, key: str, sha1: str | None = None) -> bytes:
+        """The object's bytes; with ``sha1``, checked against it and against
+        the SHA-256 kept at write time (reason ``corrupt`` when they differ)."""
+
         def fetch():
             response = self.client.get_object(Bucket=self.cfg.bucket, Key=key)
-            return response["Body"].read()
+            return response["Body"].read(), response.get("Metadata") or {}
 
-        return self._call("get", fetch)
+        data, meta = self._call("get", fetch)
+        if sha1 is not None:
+            stored = meta.get(SHA256_META)
+            if hashlib.sha1(data, usedforsecurity=False).hexdigest() != sha1 or (
+                stored and hashlib.sha256(data).hexdigest() != stored
+            ):
+                detail = f"{key}: content does not match its checksum"
+                self._failed("get", "corrupt", detail)
+                raise S3Error("get", "corrupt", detail)
+        return data
+
+    def get_if_exists(self, key: str) -> bytes | None:
+        try:
+            return self.get(key)
+        except S3Error as exc:
+            if exc.reason == "not_found":
+                return None
+            raise
+
+    def copy(self, source: str, target: str) -> None:
+        """Server-side copy, metadata included."""
+        self._call(
+            "copy",
+            self.client.copy_object,
+            Bucket=self.cfg.bucket,
+            Key=target,
+            CopySource={"Bucket": self.cfg.bucket, "Key": source},
+            MetadataDirective="COPY",
+        )
 
     def open(self, key: str):
         """A streaming body (file-like ``read(n)``) and its length."""
@@ -262,12 +302,19 @@ class S3Store:
                 return
             token = response.get("NextContinuationToken")
 
-    def presign(self, key: str, download_name: str | None, mimetype: str | None):
+    def presign(
+        self,
+        key: str,
+        download_name: str | None,
+        mimetype: str | None,
+        as_attachment: bool = False,
+    ):
         params = {"Bucket": self.cfg.bucket, "Key": key}
+        disposition = "attachment" if as_attachment else "inline"
         if download_name:
-            params["ResponseContentDisposition"] = (
-                f"inline; filename*=UTF-8''{quote(download_name)}"
-            )
+            disposition += f"; filename*=UTF-8''{quote(download_name)}"
+        if download_name or as_attachment:
+            params["ResponseContentDisposition"] = disposition
         if mimetype:
             params["ResponseContentType"] = mimetype
         return self._call(

@@ -19,7 +19,9 @@ class S3Stream(Stream):
 
     store = None
     key = None
+    sha1 = None  # checked on read (``etag`` may be changed by ir.binary)
     chunked = False
+    presigned = False  # a redirect to S3, signed when the response is made
     _data = None
 
     @property
@@ -28,7 +30,7 @@ class S3Stream(Stream):
             from ..models.ir_attachment import S3StorageError
 
             try:
-                self._data = self.store.get(self.key)
+                self._data = self.store.get(self.key, sha1=self.sha1)
             except S3Error as exc:
                 raise S3StorageError(str(exc)) from exc
         return self._data
@@ -46,6 +48,11 @@ class S3Stream(Stream):
         content_security_policy="default-src 'none'",
         **send_file_kwargs,
     ):
+        if self.type == "url" and self.presigned:
+            # Odoo's ``download=true`` asks for an attachment disposition.
+            self.url = self._presign(
+                self.as_attachment if as_attachment is None else as_attachment
+            )
         if not (self.type == "data" and self.chunked and self._data is None):
             return super().get_response(
                 as_attachment, immutable, content_security_policy, **send_file_kwargs
@@ -90,3 +97,13 @@ class S3Stream(Stream):
         if immutable:
             res.cache_control["immutable"] = None
         return res
+
+    def _presign(self, as_attachment) -> str:
+        from ..models.ir_attachment import S3StorageError
+
+        try:
+            return self.store.presign(
+                self.key, self.download_name, self.mimetype, bool(as_attachment)
+            )
+        except S3Error as exc:
+            raise S3StorageError(str(exc)) from exc

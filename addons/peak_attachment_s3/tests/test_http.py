@@ -84,6 +84,17 @@ class TestS3Http(S3HttpCase):
         direct = requests.get(location, timeout=10)
         self.assertEqual(direct.status_code, 200)
         self.assertEqual(direct.content, self.raw)
+        # download=true: the browser saves the file under its name.
+        disposition = direct.headers["Content-Disposition"]
+        self.assertTrue(disposition.startswith("attachment;"), disposition)
+        self.assertIn("big%20label.pdf", disposition)
+        # Without it the document opens in the browser.
+        shown = self.url_open(
+            f"/web/content/{self.attachment.id}", allow_redirects=False
+        )
+        self.assertEqual(shown.status_code, 302)
+        inline = requests.get(shown.headers["Location"], timeout=10)
+        self.assertTrue(inline.headers["Content-Disposition"].startswith("inline;"))
 
     def test_health_check(self):
         response = self.url_open("/peak/health/s3")

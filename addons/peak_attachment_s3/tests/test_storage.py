@@ -7,7 +7,7 @@ import os
 
 from PIL import Image
 
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, tagged
 
 from ..lib import metrics
 from .common import S3Case
@@ -104,12 +104,17 @@ class TestS3Storage(S3Case):
         self.assertIn(self.prefix, settings.peak_s3_storage)
         self.assertEqual(settings.peak_s3_health, "healthy")
         before = settings.peak_s3_counts
+        self.assertRegex(before, r"^\d+ in S3, \d+ in the filestore")
+
+        def counts():
+            return self.env["res.config.settings"].create({}).peak_s3_counts
+
         self._create(b"counted " + os.urandom(16))
-        self.assertNotEqual(
-            self.env["res.config.settings"].create({}).peak_s3_counts, before
-        )
+        # Counted once per few minutes: the count reads the whole table.
+        self.assertEqual(counts().split(" (")[0], before.split(" (")[0])
         action = settings.action_peak_s3_migrate()
         self.assertEqual(action["tag"], "display_notification")
+        self.assertNotEqual(counts().split(" (")[0], before.split(" (")[0])
 
     def test_client_uses_adaptive_retries_and_bounded_timeouts(self):
         store = self.Attachment._peak_s3_store()
@@ -121,3 +126,26 @@ class TestS3Storage(S3Case):
         probe = store._probe_client.meta.config
         self.assertEqual(probe.retries["total_max_attempts"], 1)
         self.assertLessEqual(probe.read_timeout, 3.0)
+
+
+@tagged("post_install", "-at_install")
+class TestSettingsCount(TransactionCase):
+    """Alone in its class: its transaction must hold no lock on
+    ir_attachment, so that another one can lock the table."""
+
+    def test_a_count_that_would_take_long_is_given_up(self):
+        settings = self.env["res.config.settings"]
+        self.env.cr.execute("SHOW statement_timeout")
+        timeout = self.env.cr.fetchone()[0]
+        with self.env.registry.cursor() as other:
+            other.execute("SET lock_timeout = '10s'")  # never hang the suite
+            # Another transaction holds the table: the count has to wait.
+            other.execute("LOCK TABLE ir_attachment IN ACCESS EXCLUSIVE MODE")
+            try:
+                counts = settings._peak_s3_count_now()
+            finally:
+                other.rollback()  # before anything else reads the table
+        self.assertIsNone(counts)  # Settings then says "not counted"
+        self.env.cr.execute("SHOW statement_timeout")  # the cursor goes on
+        self.assertEqual(self.env.cr.fetchone()[0], timeout)  # as it was
+        self.assertEqual(len(settings._peak_s3_count_now()), 3)

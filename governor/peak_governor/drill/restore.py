@@ -17,8 +17,10 @@ data age (RPO) against the operator's targets, and drops the copy:
 2. Odoo's registry loads the copy (``odoo-bin shell`` in a subprocess);
 3. the Peak addons are consistent (no half-done install or upgrade, the
    DB contract of peak_queue present);
-4. every sampled attachment's object exists with the right SHA-1 (S3 when
-   peak_attachment_s3 is installed, else the filestore directory given);
+4. every sampled attachment reads with the right SHA-1: those in S3 through
+   Odoo on the copy (``odoo-bin shell``, under the copy's own name, as a
+   restored or duplicated database reads them), the others from the
+   filestore directory given;
 5. recovery time and data age against ``--rto-target-seconds`` and
    ``--rpo-target-seconds``.
 
@@ -78,7 +80,7 @@ def run_restore_drill(opts: DrillOptions) -> list[Step]:
             with psycopg.connect(copy.dsn, autocommit=True, connect_timeout=10) as conn:
                 with conn.cursor() as cur:
                     steps.append(check_addons(cur))
-                    steps.append(check_attachments(cur, opts))
+                    steps.append(check_attachments(cur, opts, copy))
                     steps.append(check_rpo(cur, opts, reference))
         except psycopg.Error as exc:
             steps.append(Step("restored database", FAIL, str(exc).strip()[:300]))

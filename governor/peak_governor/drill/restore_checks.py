@@ -6,6 +6,7 @@ with the right SHA-1, and the data age (RPO).
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -16,7 +17,6 @@ from pathlib import Path
 
 import psycopg
 
-from .. import companions
 from .common import FAIL, PASS
 from .restore_copy import RestoredCopy
 from .restore_options import DrillOptions
@@ -29,6 +29,23 @@ PEAK_ADDONS = (
     "peak_metrics",
     "queue_job",
 )
+ODOO_READ_SCRIPT = """
+import hashlib, json
+found = {}
+for att in env["ir.attachment"].sudo().browse(%s):
+    try:
+        raw = att.raw
+    except Exception as exc:
+        found[att.id] = "Odoo: " + type(exc).__name__ + ": " + str(exc)[:160]
+        continue
+    if not raw:
+        found[att.id] = "object missing"
+    elif hashlib.sha1(raw).hexdigest() != att.checksum:
+        found[att.id] = "checksum mismatch"
+    else:
+        found[att.id] = None
+print("PEAK_DRILL_RESULT " + json.dumps(found))
+"""
 REGISTRY_SCRIPT = """
 import json
 modules = env["ir.module.module"].sudo().search_read(
@@ -61,8 +78,9 @@ def _odoo_bin(opts: DrillOptions) -> list[str]:
     return [sys.executable, path]
 
 
-def check_registry(copy: RestoredCopy, opts: DrillOptions) -> Step:
-    started = time.monotonic()
+def _odoo_shell(copy: RestoredCopy, opts: DrillOptions, script: str):
+    """Run ``script`` in ``odoo-bin shell`` on the copy: (its
+    ``PEAK_DRILL_RESULT`` JSON or None, why not)."""
     params = psycopg.conninfo.conninfo_to_dict(copy.dsn)
     argv = [*_odoo_bin(opts), "shell", "--no-http", "-d", copy.database]
     if opts.odoo_config:
@@ -75,34 +93,54 @@ def check_registry(copy: RestoredCopy, opts: DrillOptions) -> Step:
         if params.get(key):
             argv += [flag, str(params[key])]
     argv += ["--log-level=warn", "--max-cron-threads=0"]
+    env = dict(opts.environ or os.environ)
+    # The drill's own S3 keys, for Odoo's boto3 chain as well.
+    for mine, boto in (
+        ("PEAK_S3_ACCESS_KEY", "AWS_ACCESS_KEY_ID"),
+        ("PEAK_S3_SECRET_KEY", "AWS_SECRET_ACCESS_KEY"),
+    ):
+        if env.get(mine) and not env.get(boto):
+            env[boto] = env[mine]
     try:
         done = subprocess.run(
             argv,
-            input=REGISTRY_SCRIPT,
+            input=script,
             capture_output=True,
             text=True,
             timeout=min(opts.timeout, 600),
+            env=env,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return Step("registry loads", FAIL, "odoo-bin shell timed out")
-    seconds = time.monotonic() - started
+        return None, "odoo-bin shell timed out"
     for line in done.stdout.splitlines():
         if line.startswith("PEAK_DRILL_RESULT "):
-            result = json.loads(line.split(" ", 1)[1])
-            return Step(
-                "registry loads",
-                PASS,
-                f"{result['installed']} modules, {result['users']} users",
-                seconds,
-            )
+            return json.loads(line.split(" ", 1)[1]), ""
     tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+    return None, f"odoo-bin shell exited {done.returncode}: {' | '.join(tail)[-400:]}"
+
+
+def check_registry(copy: RestoredCopy, opts: DrillOptions) -> Step:
+    started = time.monotonic()
+    result, why = _odoo_shell(copy, opts, REGISTRY_SCRIPT)
+    seconds = time.monotonic() - started
+    if result is None:
+        return Step("registry loads", FAIL, why, seconds)
     return Step(
         "registry loads",
-        FAIL,
-        f"odoo-bin shell exited {done.returncode}: {' | '.join(tail)[-400:]}",
+        PASS,
+        f"{result['installed']} modules, {result['users']} users",
         seconds,
     )
+
+
+def _read_through_odoo(copy: RestoredCopy, opts: DrillOptions, ids) -> dict:
+    """attachment id -> problem (None: read, right SHA-1), as Odoo on the copy
+    reads it: under whatever name the copy has, from wherever it keeps it."""
+    result, why = _odoo_shell(copy, opts, ODOO_READ_SCRIPT % json.dumps(list(ids)))
+    if result is None:
+        return dict.fromkeys(ids, why)
+    return {int(key): problem for key, problem in result.items()}
 
 
 def check_addons(cur) -> Step:
@@ -129,41 +167,11 @@ def check_addons(cur) -> Step:
     )
 
 
-def _sections(opts) -> dict:
-    """The ``[peak_*]`` sections of --odoo-config, as Odoo reads them."""
-    return companions.odoo_sections(opts.odoo_config) if opts.odoo_config else {}
-
-
-def _object_reader(opts: DrillOptions):
-    """Read an attachment's object: ``s3://ab/abc…`` names (peak_attachment_s3)
-    from the bucket under ``PEAK_S3_KEY_PREFIX`` (``{db}`` = the database),
-    other names from the ``--filestore`` directory. None: the object is
-    missing."""
-    clients = {}
+def _filestore_reader(opts: DrillOptions):
+    """Read a filestore attachment from the ``--filestore`` directory; None:
+    the file is missing."""
 
     def read(store_fname: str) -> bytes | None:
-        if store_fname.startswith("s3://"):
-            from botocore.exceptions import ClientError
-
-            if "s3" not in clients:
-                # Odoo's own S3 settings (env PEAK_S3_* > [peak_attachment_s3]).
-                cfg = companions.s3_config(opts.environ, _sections(opts))
-                clients["s3"] = (
-                    cfg,
-                    companions.s3_client(cfg, opts.environ, 30, attempts=2),
-                )
-            cfg, client = clients["s3"]
-            try:
-                response = client.get_object(
-                    Bucket=cfg.bucket,
-                    Key=cfg.prefix_for(opts.database) + store_fname[len("s3://") :],
-                )
-                return response["Body"].read()
-            except ClientError as exc:
-                code = exc.response.get("Error", {}).get("Code")
-                if code in ("NoSuchKey", "404", "NotFound"):
-                    return None
-                raise
         if not opts.filestore:
             raise RuntimeError("filestore object, no --filestore given")
         try:
@@ -174,9 +182,11 @@ def _object_reader(opts: DrillOptions):
     return read
 
 
-def check_attachments(cur, opts: DrillOptions) -> Step:
+def check_attachments(cur, opts: DrillOptions, copy: RestoredCopy) -> Step:
+    """S3 attachments read through Odoo on the copy (so under the copy's own
+    name, as after a real restore); filestore ones from ``--filestore``."""
     started = time.monotonic()
-    read = _object_reader(opts)
+    read = _filestore_reader(opts)
     limit = "" if opts.attachment_sample == 0 else "ORDER BY random() LIMIT %s"
     cur.execute(
         "SELECT id, store_fname, checksum FROM ir_attachment "
@@ -184,8 +194,16 @@ def check_attachments(cur, opts: DrillOptions) -> Step:
         () if not limit else (opts.attachment_sample,),
     )
     rows = cur.fetchall()
+    in_odoo = [row[0] for row in rows if row[1].startswith("s3://")]
+    odoo_says = _read_through_odoo(copy, opts, in_odoo) if in_odoo else {}
     problems = []
     for attachment_id, store_fname, checksum in rows:
+        if attachment_id in odoo_says:
+            if odoo_says[attachment_id]:
+                problems.append(
+                    f"{attachment_id} ({store_fname}): {odoo_says[attachment_id]}"
+                )
+            continue
         try:
             content = read(store_fname)
         except Exception as exc:  # an unreachable store fails the step
@@ -217,7 +235,8 @@ def check_attachments(cur, opts: DrillOptions) -> Step:
     return Step(
         "attachment objects",
         PASS,
-        f"{len(rows)} checked in {kind} ({scope}), all present with the right SHA-1",
+        f"{len(rows)} checked in {kind} ({scope}), all present with the right SHA-1"
+        + (" (S3 read through Odoo on the copy)" if in_s3 else ""),
         seconds,
     )
 
