@@ -4,19 +4,10 @@ transaction to a concurrent one, with no lock wait to see."""
 import dataclasses
 import random
 
-from policy_factories import (
-    T0,
-    Run,
-    bulk_blocks_http,
-    busy,
-    job,
-    leased,
-    released,
-    sample,
-)
+from policy_factories import T0, Run, busy, job, leased, released, sample
 
 from peak_governor.model import CALM, ELEVATED
-from peak_governor.policy import Policy, PolicyConfig, restore
+from peak_governor.policy import Policy, PolicyConfig
 from peak_governor.policy.conflicts import CONFLICT_WINDOW_S, SUSPECT_MEMORY_S
 
 
@@ -49,10 +40,6 @@ def test_conflicts_while_bulk_jobs_run_lease_the_bulk_channel():
     blame = action.evidence["blame"]
     assert blame["conflict_suspect_pids"] == [20]
     assert blame["conflicts"] == {"interactive": 1}
-    # Thin: the channel runs one job at a time instead of none.
-    assert action.trickle
-    assert action.evidence["trickle_for"] == "conflicts"
-    assert "root.bulk one job at a time" in second.explanation
 
 
 def test_conflicts_with_no_job_running_change_nothing():
@@ -150,48 +137,6 @@ def test_a_conflict_lease_is_held_then_released_like_any_other():
     # Not before the minimum hold, not long after the dwell and the quiet time.
     config = PolicyConfig()
     assert config.min_hold_seconds <= released_at <= config.min_hold_seconds + 15
-
-
-def _thin_lease(run, at=T0):
-    run.step(conflicted(1, [BULK_JOB]), at)
-    run.step(conflicted(1, [BULK_JOB]), at + 1)
-    assert run.held["root.bulk"].trickle
-
-
-def test_a_protected_wait_on_a_trickling_channel_pauses_it_for_good():
-    run = gated()
-    _thin_lease(run)
-    waits = dataclasses.replace(
-        bulk_blocks_http(), conflicts_delta={"interactive": 1}, busy_jobs=(BULK_JOB,)
-    )
-    decision = run.step(waits, T0 + 2)
-    action = leased(decision)["root.bulk"]
-    assert not action.trickle
-    assert action.evidence["widened_from"] == "trickle"
-    assert "root.bulk from one job at a time to paused" in decision.explanation
-    # Conflicts alone afterwards do not thin it again: no flapping.
-    for second in range(3, 8):
-        decision = run.step(conflicted(1, [BULK_JOB]), T0 + second)
-        assert not leased(decision)["root.bulk"].trickle
-
-
-def test_a_trickling_channel_stops_when_a_window_drains_it():
-    run = Run(Policy(PolicyConfig(drain="5.0"), random.Random(42)))
-    _thin_lease(run)
-    run.step(sample(), T0 + 2, protected=False, next_window_at=T0 + 5)
-    assert not run.held["root.bulk"].trickle
-    assert not run.held["root.background"].trickle
-
-
-def test_a_thin_lease_goes_on_trickling_after_a_restart():
-    run = gated()
-    _thin_lease(run)
-    successor = Run(Policy(PolicyConfig(), random.Random(2)), held=dict(run.held))
-    restore(successor.policy, T0 + 3, {"root.bulk": (3.0, "blame")}, 0,
-            thin=frozenset({"root.bulk", "root.background"}))  # fmt: skip
-    decision = successor.step(conflicted(1, [BULK_JOB]), T0 + 4)
-    assert leased(decision)["root.bulk"].trickle
-    assert successor.policy.leases.thin == {"root.bulk"}  # adopted ones only
 
 
 def test_peers_colliding_do_not_make_a_lone_conflict_a_wave():

@@ -79,7 +79,6 @@ def take_over(conn, actuator, policy: Policy, now: float) -> int:
     leases were adopted.  Called once, when this governor first leads."""
     found = governor_leases(conn)
     adopted: dict[str, tuple[float, str]] = {}
-    thin: set[str] = set()
     relapses = 0
     for lease in found:
         if lease.holder != actuator.holder:
@@ -95,14 +94,12 @@ def take_over(conn, actuator, policy: Policy, now: float) -> int:
                 )
                 continue
         adopted[lease.channel] = (lease.episode_age, lease.first_reason)
-        if lease.trickle and lease.evidence.get("trickle_for") == "conflicts":
-            thin.add(lease.channel)
         backoff = lease.evidence.get("backoff") or {}
         relapses = max(relapses, int(backoff.get("relapses") or 0))
     released_ago = None
     if not adopted:
         relapses, released_ago = _last_release(conn)
-    restore(policy, now, adopted, relapses, released_ago, frozenset(thin))
+    restore(policy, now, adopted, relapses, released_ago)
     others = sorted({f.holder for f in found if f.holder != actuator.holder})
     if adopted or released_ago is not None:
         _logger.info(

@@ -16,6 +16,8 @@ from odoo import api, fields, models
 
 from odoo.addons.peak_base.models.peak_mode import PARAM_PROTECTED
 
+from ..lib import activity
+
 # A heartbeat older than this reads "no governor seen" even before the
 # leadership expires (the governor beats every cycle, 1 s by default).
 STALE_HEARTBEAT_S = 30
@@ -114,14 +116,17 @@ class PeakGovernorStatus(models.AbstractModel):
             headline = _(
                 "No governor seen for %(age)s s (last: %(holder)s).",
                 age=int(age) if age is not None else "?",
-                holder=governor["holder"],
+                holder=activity.holder_label(governor["holder"]),
             )
             tone = "warning"
         else:
+            who = activity.holder_label(governor["holder"])
+            if who == governor["holder"]:  # an --instance-id
+                who = _("governor %s", who)
             headline = _(
-                "Governor %(holder)s is leading: contention %(level)s, "
+                "%(holder)s is leading: contention %(level)s, "
                 "profile %(profile)s, heartbeat %(age)s s ago.",
-                holder=governor["holder"],
+                holder=who[:1].upper() + who[1:],
                 level=governor["level"],
                 profile=governor["profile"] or _("unknown"),
                 age=governor["heartbeat_age_s"],

@@ -89,7 +89,7 @@ class PeakQueueLease(models.Model):
     trickle = fields.Boolean(
         readonly=True,
         help="Instead of stopping the channel, let one job at a time run "
-        "(the governor's leases for conflicts alone, and its starvation guard).",
+        "(the governor's starvation guard).",
     )
     state = fields.Selection(
         [("active", "Active"), ("released", "Released"), ("expired", "Expired")],

@@ -123,7 +123,9 @@ class TestGovernorStatus(TransactionCase):
         self.assertTrue(100 < lease["remaining_s"] <= 120)
         html = self.status.render_html()
         self.assertIn(
-            "gov-a:1 is leading: contention elevated, profile pickers_first", html
+            "Governor on gov-a (process 1) is leading: contention elevated, "
+            "profile pickers_first",
+            html,
         )
         self.assertIn("root.bulk paused for", html)
 

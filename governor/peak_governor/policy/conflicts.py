@@ -32,9 +32,8 @@ Demand gate
     were running are a collision pattern (peers colliding count no more here
     than for the level), and open the gate
     (``demand.gate = "conflicts"``) like a wave of lock waits does.  A new
-    lease is taken in a cycle that saw a new conflict, and it is thin (one
-    job at a time, :mod:`.leases`) until a lock wait asks for more; holding,
-    renewing and releasing follow the usual rules.
+    lease is taken in a cycle that saw a new conflict; holding, renewing and
+    releasing follow the usual rules.
 """
 
 from collections import deque

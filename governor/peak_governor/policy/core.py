@@ -36,7 +36,7 @@ from .conflicts import Conflicts
 from .demand import Demand
 from .episode import Episode
 from .fallback import Fallback
-from .leases import Leases, stops
+from .leases import Leases
 from .levels import Level
 from .preemption import Preemption
 from .resume import Resume
@@ -130,9 +130,7 @@ class Policy:
         if not observe:
             drain = draining.plan(self.config, now, next_window_at, job_p95_seconds)
         if drain:
-            # The window is the plan: what it drains stops, not trickles.
-            self.leases.widen(cycle.table.fallback("background"))
-            actions, what = self._act(cycle, blame, thin_ok=False)
+            actions, what = self._act(cycle, blame)
             actions, what = draining.add(
                 cycle, actions, what, drain, self.leases, self.episode
             )
@@ -167,11 +165,9 @@ class Policy:
             explanation=f"{head}: {summary}; {what}.",
         )
 
-    def _act(
-        self, cycle: evidence.Cycle, blame, thin_ok=True
-    ) -> tuple[list[Action], str]:
+    def _act(self, cycle: evidence.Cycle, blame) -> tuple[list[Action], str]:
         """Contention: renew what is held, lease what blame or the fallback
-        names (unless it is a lone wait), thin for conflicts alone, preempt."""
+        names (unless it is a lone wait), preempt."""
         self.resume.cancel()
         actions = self.leases.drop_unleasable(cycle)
         lone = self.demand.lone_wait(self.level, cycle.relevant, cycle.conflicts)
@@ -186,11 +182,6 @@ class Policy:
         for channel, pids in wanted_blame.channels.items():
             wanted.setdefault(channel, {})["blame"] = pids
         new = sorted(c for c in wanted if c not in cycle.held)
-        # Thin (:mod:`.leases`) while only conflicts ask; a lock wait on the
-        # channel or the fallback widens it.
-        full = {c for c, extra in wanted.items() if stops(extra)}
-        widened = sorted(full & self.leases.thin & set(cycle.held))
-        self.leases.widen(full)
         if new and not cycle.held:
             self.episode.start(cycle.now)
             # The leases carry the backoff they start (a successor reads it).
@@ -200,21 +191,15 @@ class Policy:
             # A held channel is renewed, whatever wants it now: a renewal is
             # routine, a new lease is news.
             if channel in cycle.held:
-                if channel in widened:
-                    extra = dict(extra, widened_from="trickle")
                 actions.append(self.leases.keep(cycle, channel, "renew", extra))
             else:
                 reason = "blame" if "blame" in extra else "fallback"
-                thin = thin_ok and channel not in full
-                actions.append(self.leases.new(cycle, channel, reason, extra, thin))
+                actions.append(self.leases.new(cycle, channel, reason, extra))
         renewed = sum(
             1 for a in actions if a.kind == "lease" and a.channel in cycle.held
         )
         if new:
-            thin = [c for c in new if c in self.leases.thin]
             what = f"leasing {', '.join(new)}"
-            if thin:
-                what += f" ({', '.join(thin)} one job at a time: conflicts only)"
             if renewed:
                 what += f", renewing {renewed}"
         elif renewed:
@@ -225,8 +210,6 @@ class Policy:
             what = "no lower-priority job to pause"
         else:
             what = "nothing to pause"
-        if widened:
-            what += f"; {', '.join(widened)} from one job at a time to paused"
         if cls:
             what += f" (fallback class {cls}: blockers untagged or unresolved)"
         preempts = self.preemption.choose(cycle, blame)

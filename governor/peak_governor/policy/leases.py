@@ -7,16 +7,6 @@ Renewal
 Unleasable
     A held channel that stops being leasable (a human pinned it, or a
     critical channel appeared below it) is released at once.
-Thin leases
-    A channel leased for conflicts alone (:mod:`.conflicts`: no protected
-    work waits on its locks) trickles, one job at a time, instead of
-    stopping: conflicts come from transactions that overlap, and their
-    overlap grows with the jobs running at once, so one job at a time keeps
-    most of them away while the queue keeps moving (on a distributor's floor
-    the users never leave and a full pause would hold all day,
-    ``make bench-real``).  A thin lease is widened to a full pause, and stays
-    one until released, when a protected request waits on the channel's
-    locks, when the class fallback wants it, or when a window's drain does.
 """
 
 from ..model import Action, LeaseState
@@ -24,50 +14,29 @@ from .evidence import Cycle, num
 from .starvation import Starvation
 
 
-def stops(wanted: dict) -> bool:
-    """Whether what wants a channel this cycle asks for a full pause: the
-    class fallback, or blame with protected work waiting on its locks."""
-    return "fallback_class" in wanted or bool(
-        wanted.get("blame", {}).get("waiter_pids")
-    )
-
-
 class Leases:
     def __init__(self, starvation: Starvation):
         self.starvation = starvation
         self.first_reason: dict[str, str] = {}
-        self.thin: set[str] = set()  # leased for conflicts alone: trickling
 
     def forget_released(self, held: dict[str, LeaseState]) -> None:
         for gone in set(self.first_reason) - set(held):
             del self.first_reason[gone]
-        self.thin &= set(held)
-
-    def widen(self, channels) -> None:
-        """Full pauses from now on for ``channels`` (thin or not)."""
-        self.thin.difference_update(channels)
 
     def first(self, channel: str) -> dict:
         return {"first_reason": self.first_reason.get(channel, "unknown")}
 
-    def new(
-        self, cycle: Cycle, channel: str, reason: str, extra: dict, thin=False
-    ) -> Action:
-        """A lease on a channel not held yet; ``thin``: it trickles."""
+    def new(self, cycle: Cycle, channel: str, reason: str, extra: dict) -> Action:
+        """A lease on a channel not held yet."""
         self.first_reason[channel] = reason
-        if thin:
-            self.thin.add(channel)
         return self.lease(cycle, channel, reason, extra)
 
     def lease(self, cycle: Cycle, channel: str, reason: str, extra: dict) -> Action:
         evidence = dict(cycle.evidence, **extra)
         info = cycle.table.info.get(channel)
         evidence["channel_class"] = info.priority_class if info else None
-        lease = cycle.held.get(channel)
-        if channel in self.thin:
-            evidence["trickle_for"] = "conflicts"
-            return Action("lease", channel, reason, evidence, trickle=True)
         trickle = self.starvation.trickle(channel, cycle.now)
+        lease = cycle.held.get(channel)
         if trickle and not (lease and lease.trickle):  # the switch, not renewals
             evidence["paused_seconds_in_window"] = num(
                 self.starvation.paused_seconds(channel, cycle.now)

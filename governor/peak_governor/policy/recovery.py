@@ -11,9 +11,7 @@ what the activity table says:
 - the relapse count in force (the ``backoff`` evidence of the newest
   governor lease or release), so the backoff goes on doubling;
 - when the last release of everything happened, if no lease was left, so a
-  lease right after the restart counts as the relapse it is;
-- which adopted leases were thin (taken for conflicts alone, evidence
-  ``trickle_for``), so they go on trickling rather than stop the channel.
+  lease right after the restart counts as the relapse it is.
 
 Demand is taken as present at the restart (the wave that was held for is
 assumed to go on): a hold then ends by the usual quiet time, never at once.
@@ -28,11 +26,9 @@ def restore(
     adopted: dict[str, tuple[float, str]],
     relapses: int,
     released_ago: float | None = None,
-    thin: frozenset[str] = frozenset(),
 ) -> None:
     """Seed ``policy`` from a predecessor's state.  ``adopted`` maps each
-    channel to (seconds since it was first leased, its first reason);
-    ``thin``: those of them that trickled for conflicts."""
+    channel to (seconds since it was first leased, its first reason)."""
     episode = policy.episode
     episode.relapses = max(0, int(relapses))
     if adopted:
@@ -41,6 +37,5 @@ def restore(
         policy.demand.last_seen_at = now
         for channel, (_age, reason) in adopted.items():
             policy.leases.first_reason[channel] = reason or "unknown"
-        policy.leases.thin.update(set(thin) & set(adopted))
     elif released_ago is not None:
         episode.released_at = now - max(0.0, released_ago)
