@@ -40,6 +40,10 @@ class S3Config:
     connect_timeout: float = 2.0
     read_timeout: float = 15.0
     max_attempts: int = 3
+    #: a whole call (retries included) gives up after this (+1 s per MB sent)
+    call_timeout_seconds: float = 5.0
+    #: after a timeout, calls fail at once for this long, then one tries again
+    retry_interval_seconds: float = 5.0
     #: downloads of at least this size redirect to a presigned URL; 0: never
     presign_min_bytes: int = 0
     presign_expiry_seconds: int = 300
@@ -72,7 +76,12 @@ class S3Config:
         return values
 
 
-_POSITIVE = ("connect_timeout", "read_timeout")
+_POSITIVE = (
+    "connect_timeout",
+    "read_timeout",
+    "call_timeout_seconds",
+    "retry_interval_seconds",
+)
 
 
 def load(environ, section) -> S3Config:
@@ -139,9 +148,7 @@ def validate(cfg: S3Config) -> None:
             f"PEAK_S3_KEY_PREFIX {cfg.key_prefix!r} must end with '/' and not "
             "start with one (e.g. odoo/{db}/)"
         )
-    if not cfg.quarantine_prefix.endswith("/") or cfg.quarantine_prefix.startswith(
-        "/"
-    ):
+    if not cfg.quarantine_prefix.endswith("/") or cfg.quarantine_prefix.startswith("/"):
         raise ConfigError(
             f"PEAK_S3_QUARANTINE_PREFIX {cfg.quarantine_prefix!r} must end with '/' "
             "and not start with one (e.g. quarantine/)"

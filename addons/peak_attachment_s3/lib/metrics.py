@@ -16,6 +16,7 @@ REASONS = (
     "not_found",
     "precondition",
     "corrupt",
+    "unavailable",  # failing fast: S3 timed out or refused lately
     "other",
 )
 

@@ -1,8 +1,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
 """The S3 object store behind ``ir.attachment`` (boto3; no Odoo import).
 
-Every call is timed and classified for the metrics; timeouts and connection
-errors put the store in the *degraded* state, any success takes it out.  Bucket
+Every call is timed and classified for the metrics, and bounded in total;
+timeouts and connection errors put the store in the *degraded* state, where
+calls fail fast (:mod:`.circuit`); any success takes it out.  Bucket
 reachability is checked by :meth:`S3Store.probe` (at start and by the health
 check), never before each call.
 """
@@ -21,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import metrics
+from .circuit import BACKGROUND_DEADLINE_S, Circuit
 from .config import S3Config
 from .errors import ContentCollision, S3Error, classify
 
@@ -51,6 +53,11 @@ class S3Store:
         self.prefix = prefix
         self.health = Health()
         self._lock = threading.Lock()
+        self.circuit = Circuit(
+            cfg.call_timeout_seconds,
+            cfg.retry_interval_seconds,
+            cfg.max_pool_connections,
+        )
         client_config = Config(
             connect_timeout=cfg.connect_timeout,
             read_timeout=cfg.read_timeout,
@@ -85,6 +92,7 @@ class S3Store:
     # -- bookkeeping ------------------------------------------------------
 
     def _ok(self) -> None:
+        self.circuit.succeeded()
         with self._lock:
             self.health.last_ok_at = time.time()
             if self.health.degraded:
@@ -99,6 +107,7 @@ class S3Store:
         metrics.S3_OPERATION_ERRORS.labels(operation, reason).inc()
         if reason not in ("timeout", "connection"):
             return
+        self.circuit.failed()
         with self._lock:
             self.health.last_error = detail
             self.health.last_error_at = time.time()
@@ -112,10 +121,21 @@ class S3Store:
                     detail,
                 )
 
-    def _call(self, operation: str, func, *args, **kwargs):
+    def _call(self, operation: str, func, *args, deadline=None, admit=True, **kwargs):
+        """``func`` within its deadline (:mod:`.circuit`); ``admit=False``
+        tries S3 even while it is failing fast (the probe, local signing)."""
+        wait = self.circuit.admit() if admit else 0.0
+        if wait:
+            detail = (
+                f"S3 did not answer lately ({self.health.last_error}); "
+                f"next try in {wait:.0f} s"
+            )
+            metrics.S3_OPERATION_ERRORS.labels(operation, "unavailable").inc()
+            raise S3Error(operation, "unavailable", detail)
         start = time.perf_counter()
         try:
-            result = func(*args, **kwargs)
+            seconds = deadline or self.circuit.deadline()
+            result = self.circuit.run(seconds, func, *args, **kwargs)
         except (BotoCoreError, ClientError, OSError) as exc:
             metrics.S3_OPERATION_DURATION.labels(operation).observe(
                 time.perf_counter() - start
@@ -146,7 +166,13 @@ class S3Store:
     def probe(self) -> None:
         """HEAD the bucket once, without retries: raises S3Error."""
         self.health.last_probe_at = time.time()
-        self._call("head", self._probe_client.head_bucket, Bucket=self.cfg.bucket)
+        self._call(
+            "head",
+            self._probe_client.head_bucket,
+            Bucket=self.cfg.bucket,
+            deadline=PROBE_TIMEOUT_S,
+            admit=False,
+        )
 
     def put_content(self, key: str, data: bytes) -> bool:
         """Store content-addressed ``data`` under ``key`` unless it is there:
@@ -203,6 +229,7 @@ class S3Store:
             Key=key,
             Body=data,
             ContentMD5=base64.b64encode(md5.digest()).decode(),
+            deadline=self.circuit.deadline(len(data)),
             **extra,
         )
         etag = str(response.get("ETag", "")).strip('"')
@@ -215,11 +242,16 @@ class S3Store:
         """The object's bytes; with ``sha1``, checked against it and against
         the SHA-256 kept at write time (reason ``corrupt`` when they differ)."""
 
-        def fetch():
-            response = self.client.get_object(Bucket=self.cfg.bucket, Key=key)
-            return response["Body"].read(), response.get("Metadata") or {}
-
-        data, meta = self._call("get", fetch)
+        response = self._call(
+            "get", self.client.get_object, Bucket=self.cfg.bucket, Key=key
+        )
+        meta = response.get("Metadata") or {}
+        try:  # the body: past the deadline, botocore's read timeout bounds it
+            data = response["Body"].read()
+        except (BotoCoreError, OSError) as exc:
+            reason, detail = classify(exc), str(exc)
+            self._failed("get", reason, detail)
+            raise S3Error("get", reason, detail) from exc
         if sha1 is not None:
             stored = meta.get(SHA256_META)
             if hashlib.sha1(data, usedforsecurity=False).hexdigest() != sha1 or (
@@ -243,6 +275,7 @@ class S3Store:
         self._call(
             "copy",
             self.client.copy_object,
+            deadline=BACKGROUND_DEADLINE_S,
             Bucket=self.cfg.bucket,
             Key=target,
             CopySource={"Bucket": self.cfg.bucket, "Key": source},
@@ -273,6 +306,7 @@ class S3Store:
             response = self._call(
                 "delete",
                 self.client.delete_objects,
+                deadline=BACKGROUND_DEADLINE_S,
                 Bucket=self.cfg.bucket,
                 Delete={"Objects": [{"Key": k} for k in chunk], "Quiet": True},
             )
@@ -323,4 +357,5 @@ class S3Store:
             "get_object",
             Params=params,
             ExpiresIn=self.cfg.presign_expiry_seconds,
+            admit=False,  # local signing
         )

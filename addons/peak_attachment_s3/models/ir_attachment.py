@@ -91,6 +91,12 @@ class IrAttachment(models.Model):
         return state.store.at(state.config.prefix_for(home)) if home else state.store
 
     @api.model
+    def _peak_s3_reason(self, exc) -> str:
+        if exc.reason == "unavailable":
+            return _("it did not answer lately; tried again every few seconds")
+        return exc.reason
+
+    @api.model
     def _peak_s3_pin_home(self) -> None:
         """Before the first object is written: its prefix is this name's."""
         params = self.env["ir.config_parameter"].sudo()
@@ -157,7 +163,7 @@ class IrAttachment(models.Model):
                     "The file could not be stored: the S3 attachment storage is "
                     "unavailable (%(reason)s). Nothing was saved; please try "
                     "again in a moment.",
-                    reason=exc.reason,
+                    reason=self._peak_s3_reason(exc),
                 )
             ) from exc
         return fname
@@ -198,7 +204,7 @@ class IrAttachment(models.Model):
                 message = _(
                     "The file could not be read: the S3 attachment storage is "
                     "unavailable (%(reason)s). Please try again in a moment.",
-                    reason=exc.reason,
+                    reason=self._peak_s3_reason(exc),
                 )
             raise S3StorageError(message) from exc
 

@@ -2,6 +2,7 @@
 """S3 stopped and started again, on a SeaweedFS of this test's own."""
 
 import os
+import signal
 import time
 
 from odoo.exceptions import UserError
@@ -11,8 +12,9 @@ from ..lib import metrics
 from .common import S3Case
 from .s3_server import SeaweedS3, private_seaweed
 
-# Bounded: connect timeout 1 s, 2 attempts (see s3_environ) plus backoff.
-FAIL_FAST_S = 15
+# Bounded by the call deadline (PEAK_S3_CALL_TIMEOUT_SECONDS, 5 s), with a
+# margin for a loaded machine.
+FAIL_FAST_S = 8
 
 
 def _value(metric):
@@ -34,6 +36,52 @@ class TestS3Outage(S3Case):
         return self.Attachment.create(
             {"name": name, "raw": raw, "mimetype": "application/pdf"}
         )
+
+    def test_a_frozen_s3_answers_within_the_deadline_then_fails_fast(self):
+        """A brownout: the gateway accepts connections and never answers
+        (SIGSTOP). Reads give up at the call deadline, then fail at once
+        while S3 is down; what is not in S3 is served; S3 is tried again
+        every retry interval and works again without a restart."""
+        self.set_s3_env(call_timeout_seconds=2, retry_interval_seconds=3)
+        raw = os.urandom(512)
+        in_s3 = self._create(raw, "frozen.pdf")
+        local = self.Attachment.with_context(peak_s3_force_db=True).create(
+            {"name": "local.pdf", "raw": b"%PDF local", "mimetype": "application/pdf"}
+        )
+        gateway = self.server.gateway.proc.pid
+        os.kill(gateway, signal.SIGSTOP)
+        try:
+            in_s3.invalidate_recordset()
+            started = time.monotonic()
+            with self.assertRaises(UserError) as first:
+                in_s3.raw  # noqa: B018 - the read itself is the test
+            self.assertLess(time.monotonic() - started, 3.0)  # deadline 2 s
+            self.assertIn("unavailable (timeout)", str(first.exception))
+            in_s3.invalidate_recordset()
+            started = time.monotonic()
+            with self.assertRaises(UserError) as second:
+                in_s3.raw  # noqa: B018
+            self.assertLess(time.monotonic() - started, 0.5)  # no S3 call
+            self.assertIn("did not answer lately", str(second.exception))
+            local.invalidate_recordset()
+            self.assertEqual(local.raw, b"%PDF local")
+        finally:
+            os.kill(gateway, signal.SIGCONT)
+        self._read_once_s3_is_back(in_s3, raw)
+        self.set_s3_env()
+
+    def _read_once_s3_is_back(self, attachment, raw, within=15):
+        """Calls fail fast for the retry interval, then S3 is tried again."""
+        deadline = time.monotonic() + within
+        while True:
+            attachment.invalidate_recordset()
+            try:
+                self.assertEqual(attachment.raw, raw)
+                return
+            except UserError as exc:
+                self.assertIn("did not answer lately", str(exc))
+                self.assertLess(time.monotonic(), deadline, "S3 never came back")
+                time.sleep(0.5)
 
     def test_outage_fails_clearly_then_recovers_without_restart(self):
         before, during = os.urandom(512), os.urandom(512)
@@ -75,8 +123,7 @@ class TestS3Outage(S3Case):
         ).start()
         type(self).server = server
 
-        saved.invalidate_recordset()
-        self.assertEqual(saved.raw, before)
+        self._read_once_s3_is_back(saved, before)
         self.assertEqual(self.Attachment._peak_s3_health()["status"], "ok")
         self.assertEqual(_value(metrics.S3_DEGRADED), 0)
         again = self._create(during, "after-outage.pdf")
