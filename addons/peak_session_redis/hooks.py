@@ -13,7 +13,8 @@ from odoo.tools import config as odoo_config
 from odoo.tools.func import lazy_property
 
 from .lib import config
-from .lib.store import MESSAGE, RedisSessionStore, SessionStoreUnavailable
+from .lib.store import RedisSessionStore, SessionStoreUnavailable
+from .lib.unavailable import MESSAGE
 
 _logger = logging.getLogger(__name__)
 

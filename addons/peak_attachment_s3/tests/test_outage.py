@@ -42,7 +42,7 @@ class TestS3Outage(S3Case):
         (SIGSTOP). Reads give up at the call deadline, then fail at once
         while S3 is down; what is not in S3 is served; S3 is tried again
         every retry interval and works again without a restart."""
-        self.set_s3_env(call_timeout_seconds=2, retry_interval_seconds=3)
+        self.set_s3_env(call_timeout_seconds=1.5, retry_interval_seconds=3)
         raw = os.urandom(512)
         in_s3 = self._create(raw, "frozen.pdf")
         local = self.Attachment.with_context(peak_s3_force_db=True).create(
@@ -55,7 +55,7 @@ class TestS3Outage(S3Case):
             started = time.monotonic()
             with self.assertRaises(UserError) as first:
                 in_s3.raw  # noqa: B018 - the read itself is the test
-            self.assertLess(time.monotonic() - started, 3.0)  # deadline 2 s
+            self.assertLess(time.monotonic() - started, 3.0)  # deadline 1.5 s
             self.assertIn("unavailable (timeout)", str(first.exception))
             in_s3.invalidate_recordset()
             started = time.monotonic()

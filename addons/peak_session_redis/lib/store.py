@@ -25,12 +25,14 @@ import time
 from hashlib import sha512
 
 import redis
-from werkzeug.exceptions import ServiceUnavailable
 
 from odoo.tools._vendor import sessions
 
 from . import metrics
 from .config import StoreConfig, make_client
+from .unavailable import SessionStoreUnavailable, reason_of
+
+__all__ = ["RedisSessionStore", "SessionStoreUnavailable", "carries_data"]
 
 _logger = logging.getLogger(__name__)
 
@@ -38,77 +40,44 @@ SESSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{84}$")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9_-]{42}$")
 DEFAULT_LIFETIME = 7 * 24 * 3600  # odoo.http.SESSION_LIFETIME
 BATCH = 500  # keys per round trip for revoke / existence checks
-JSON_MIMETYPES = ("application/json", "application/json-rpc")
-MESSAGE = "session store unavailable"
+
+
+#: What every new session holds (``odoo.http.get_default_session``) and what
+#: browsing adds by itself (language, geolocation): a session with nothing
+#: more is empty, and only empty sessions get the short anonymous TTL.
+EMPTY_SESSION_KEYS = frozenset(
+    {"context", "db", "debug", "login", "uid", "session_token", "_trace", "geoip"}
+)
+
+
+def carries_data(session) -> bool:
+    """Whether an anonymous session holds anything a visitor would lose (a
+    website cart's ``sale_order_id``, 2FA's ``pre_uid``...)."""
+    return any(value for key, value in session.items() if key not in EMPTY_SESSION_KEYS)
+
+
+#: A revoked identifier is remembered this long (Odoo's longest session
+#: lifetime): no in-flight request and no old session file brings it back.
+REVOKED_TTL = 30 * 24 * 3600
+# SET the session unless its identifier (or, rotating, the old one) was
+# revoked: one round trip, atomic with the revocation's MULTI.
+#   KEYS: session key, its marker[, old key, old marker]  ARGV: payload, ttl, nx
+SAVE_UNLESS_REVOKED = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+if KEYS[3] then redis.call('DEL', KEYS[3]) end
+if ARGV[3] == '1' then
+  return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') and 1 or 0
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 
 
 def refresh_step(lifetime: int) -> int:
     """Sliding expiry re-arms the TTL once it has dropped by this much: one
     EXPIRE per ~10 % of the lifetime instead of a write on every request."""
     return max(60, lifetime // 10)
-
-
-def _unavailable_app(retry_after: int):
-    """WSGI app answering 503: JSON-RPC error for JSON requests, else a page."""
-
-    def app(environ, start_response):
-        metrics.FALLBACKS.labels("unavailable_503").inc()
-        if environ.get("CONTENT_TYPE", "").split(";")[0].strip() in JSON_MIMETYPES:
-            body = json.dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "id": None,
-                    "error": {
-                        "code": 503,
-                        "message": MESSAGE,
-                        "data": {
-                            "name": "peak_session_redis.SessionStoreUnavailable",
-                            "message": f"{MESSAGE}, retry in {retry_after} s",
-                        },
-                    },
-                }
-            ).encode()
-            content_type = "application/json; charset=utf-8"
-        else:
-            body = (
-                "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-                "<title>503 Service Unavailable</title></head><body>"
-                "<h1>503 Service Unavailable</h1>"
-                f"<p>The {MESSAGE}. Please retry in a few seconds; "
-                "your work is not lost.</p></body></html>"
-            ).encode()
-            content_type = "text/html; charset=utf-8"
-        start_response(
-            "503 SERVICE UNAVAILABLE",
-            [
-                ("Content-Type", content_type),
-                ("Content-Length", str(len(body))),
-                ("Retry-After", str(retry_after)),
-                ("Cache-Control", "no-store"),
-            ],
-        )
-        return [body]
-
-    return app
-
-
-class SessionStoreUnavailable(ServiceUnavailable):
-    """Redis is unreachable. An HTTPException, so Odoo neither logs a
-    traceback nor wraps it: ``error_response`` is served as is."""
-
-    description = MESSAGE
-
-    def __init__(self, retry_after: float):
-        super().__init__(description=MESSAGE)
-        self.error_response = _unavailable_app(max(1, round(retry_after)))
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, redis.exceptions.TimeoutError):
-        return "timeout"
-    if isinstance(exc, redis.exceptions.ConnectionError):
-        return "connection"
-    return "other"
 
 
 class RedisSessionStore(sessions.SessionStore):
@@ -126,6 +95,7 @@ class RedisSessionStore(sessions.SessionStore):
         self._degraded = False
         self._lifetimes = {}  # db -> (seconds, read at)
         self._local = threading.local()
+        self._save_script = None
 
     # -- plumbing -----------------------------------------------------------
     @property
@@ -139,6 +109,24 @@ class RedisSessionStore(sessions.SessionStore):
     def key(self, sid_or_identifier: str) -> str:
         return self.prefix + sid_or_identifier[:42]
 
+    def revoked_key(self, sid_or_identifier: str) -> str:
+        return self.prefix + "revoked:" + sid_or_identifier[:42]
+
+    def _save(self, operation, sid, payload, lifetime, old_sid=None, nx=False):
+        """SET ``sid`` (deleting ``old_sid``) unless either was revoked;
+        returns whether it was written."""
+        keys = [self.key(sid), self.revoked_key(sid)]
+        if old_sid:
+            keys += [self.key(old_sid), self.revoked_key(old_sid)]
+        if self._save_script is None:  # EVALSHA, loaded again after a failover
+            self._save_script = self.client.register_script(SAVE_UNLESS_REVOKED)
+        script = self._save_script
+        args = [payload, lifetime, "1" if nx else "0"]
+        written = self._call(operation, lambda client: script(keys, args, client))
+        if not written and not nx:
+            metrics.FALLBACKS.labels("revoked_not_saved").inc()
+        return bool(written)
+
     def _call(self, operation: str, func):
         if time.monotonic() < self._down_until:
             raise SessionStoreUnavailable(self._down_until - time.monotonic())
@@ -146,7 +134,7 @@ class RedisSessionStore(sessions.SessionStore):
         try:
             result = func(self.client)
         except redis.exceptions.RedisError as exc:
-            reason = _reason(exc)
+            reason = reason_of(exc)
             metrics.ERRORS.labels(operation, reason).inc()
             if reason == "other":
                 _logger.warning("session store: %s failed: %s", operation, exc)
@@ -200,10 +188,11 @@ class RedisSessionStore(sessions.SessionStore):
     # -- lifetime -----------------------------------------------------------
     def lifetime(self, session, env=None) -> int:
         """Seconds a session lives without activity: Odoo's
-        ``sessions.max_inactivity_seconds`` of its database for a logged-in
-        user (read through the request's env, cached per database for the
-        calls that have none), the anonymous TTL otherwise."""
-        if not session.get("uid"):
+        ``sessions.max_inactivity_seconds`` of its database (read through the
+        request's env, cached per database for the calls that have none) for
+        a logged-in user or a visitor whose session carries something (a
+        cart, a login's second step); the anonymous TTL for empty ones."""
+        if not session.get("uid") and not carries_data(session):
             return self.config.anonymous_ttl
         db = session.get("db")
         env = env if env is not None else self._request_env()
@@ -299,8 +288,9 @@ class RedisSessionStore(sessions.SessionStore):
             raise ValueError("invalid session id")
         lifetime = self.lifetime(session)
         payload = self._encode(session, lifetime)
-        key = self.key(session.sid)
-        self._call("save", lambda client: client.set(key, payload, ex=lifetime))
+        # A request that loaded the session before it was revoked must not
+        # write it back.
+        self._save("save", session.sid, payload, lifetime)
 
     def delete(self, session):
         if not self.is_valid_key(session.sid):
@@ -311,35 +301,40 @@ class RedisSessionStore(sessions.SessionStore):
     def rotate(self, session, env):
         from odoo.service import security
 
-        old_key = self.key(session.sid) if self.is_valid_key(session.sid) else None
+        old_sid = session.sid if self.is_valid_key(session.sid) else None
         session.sid = self.generate_key()
         if session.uid and env:
             session.session_token = security.compute_session_token(session, env)
         session.should_rotate = False
         lifetime = self.lifetime(session, env)
         payload = self._encode(session, lifetime)
-        new_key = self.key(session.sid)
-
-        def swap(client):
-            pipe = client.pipeline(transaction=True)  # MULTI/EXEC: both or none
-            if old_key:
-                pipe.delete(old_key)
-            pipe.set(new_key, payload, ex=lifetime)
-            return pipe.execute()
-
-        self._call("rotate", swap)
+        # Atomic: the old key goes and the new one comes, unless the old
+        # session was revoked meanwhile (then neither: it stays logged out).
+        self._save("rotate", session.sid, payload, lifetime, old_sid=old_sid)
 
     def delete_from_identifiers(self, identifiers):
-        """Device revoke: one DEL per 500 identifiers, never a SCAN. Anything
-        that is not an identifier is dropped before Redis sees it."""
-        keys = [
-            self.key(identifier)
+        """Device revoke: one DEL per 500 identifiers, never a SCAN, each
+        with a revocation marker (no request in flight, no session file of
+        the old store brings it back). Anything that is not an identifier is
+        dropped before Redis sees it."""
+        valid = [
+            identifier
             for identifier in dict.fromkeys(identifiers)
             if isinstance(identifier, str) and IDENTIFIER_RE.match(identifier)
         ]
-        for start in range(0, len(keys), BATCH):
-            chunk = keys[start : start + BATCH]
-            self._call("revoke", lambda client, chunk=chunk: client.delete(*chunk))
+        for start in range(0, len(valid), BATCH):
+            chunk = valid[start : start + BATCH]
+
+            def revoke(client, chunk=chunk):
+                pipe = client.pipeline(transaction=True)  # markers and DEL at once
+                for identifier in chunk:
+                    pipe.set(self.revoked_key(identifier), 1, ex=REVOKED_TTL)
+                pipe.delete(*[self.key(identifier) for identifier in chunk])
+                return pipe.execute()
+
+            self._call("revoke", revoke)
+        for identifier in valid:
+            self._remove_filesystem_copies(identifier)
 
     def get_missing_session_identifiers(self, identifiers):
         """The identifiers without a session (later Odoo 18.0 builds call it
@@ -385,9 +380,19 @@ class RedisSessionStore(sessions.SessionStore):
         path = os.path.join(self.filesystem_path, sid[:2], sid)
         return path if os.path.isfile(path) else None
 
+    def _remove_filesystem_copies(self, identifier: str) -> None:
+        if not self.filesystem_path:
+            return
+        # An identifier is [A-Za-z0-9_-]: nothing a glob would expand.
+        directory = os.path.join(self.filesystem_path, identifier[:2])
+        for path in glob.glob(os.path.join(directory, identifier + "*")):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
     def _migrate(self, sid):
         """A session still in the filesystem store: move it (no forced logout
-        on switch-over). Looked up once: the file is gone afterwards."""
+        on switch-over), unless it was revoked. Looked up once: the file is
+        gone afterwards."""
         path = self._filesystem_file(sid)
         if path is None:
             return None
@@ -402,13 +407,14 @@ class RedisSessionStore(sessions.SessionStore):
         session = self.session_class(data, sid, False)
         lifetime = self.lifetime(session)
         payload = self._encode(session, lifetime)
-        key = self.key(sid)
         # NX: a worker that migrated it first (and maybe saved since) wins.
-        self._call(
-            "save", lambda client: client.set(key, payload, ex=lifetime, nx=True)
-        )
+        written = self._save("save", sid, payload, lifetime, nx=True)
         with contextlib.suppress(OSError):
             os.unlink(path)
+        if not written and self._call(
+            "get", lambda client: client.exists(self.revoked_key(sid))
+        ):
+            return None  # revoked before it was ever moved: stays logged out
         metrics.FALLBACKS.labels("filesystem_migrated").inc()
         _logger.info("session store: moved session %s... from the filesystem", sid[:8])
         return session

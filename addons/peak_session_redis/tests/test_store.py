@@ -68,6 +68,21 @@ def test_round_trip_json_with_ttl_by_kind(store, redis_server):
     assert store.get(anonymous.sid)["context"] == {"lang": "fr_FR"}
 
 
+def test_a_visitors_cart_lives_as_long_as_odoo_keeps_sessions(store, redis_server):
+    """Only empty anonymous sessions are short-lived: a cart or a login's
+    second step is kept for Odoo's lifetime, as Odoo's own store does."""
+    client = redis_server.client()
+    for data in ({"sale_order_id": 42}, {"pre_uid": 2, "pre_login": "admin"}):
+        visitor = store.new()
+        visitor.update(dict(data, context={"lang": "fr_FR"}, geoip={"country": "BE"}))
+        store.save(visitor)
+        assert DEFAULT_LIFETIME - 10 <= client.ttl(store.prefix + visitor.sid[:42])
+    browsing = store.new()
+    browsing.update({"context": {"lang": "fr_FR"}, "geoip": {}, "sale_order_id": None})
+    store.save(browsing)
+    assert client.ttl(store.prefix + browsing.sid[:42]) <= 600
+
+
 def test_sliding_expiry_rearms_without_rewriting(store, redis_server):
     client = redis_server.client()
     session = _logged_in(store)
@@ -113,6 +128,39 @@ def test_delete_and_device_revoke_without_scanning(store, redis_server):
     assert after.get("del", 0) == before.get("del", 0) + 1, "one DEL"
     for scanning in ("scan", "keys"):
         assert after.get(scanning, 0) == before.get(scanning, 0)
+
+
+def test_a_revoked_session_stays_revoked(store, redis_server, tmp_path):
+    """ "Log out all devices" is final: a request that loaded the session
+    before cannot save or rotate it back, and a copy in the old filesystem
+    store is deleted, not moved."""
+    client = redis_server.client()
+    in_flight, rotating = _logged_in(store), _logged_in(store)
+    for session in (in_flight, rotating):
+        store.save(session)
+        store.get(session.sid)  # a request has it loaded...
+    old_sid = rotating.sid
+    store.delete_from_identifiers([in_flight.sid[:42], old_sid[:42]])
+    store.save(in_flight)  # ...and saves it at its end
+    store.rotate(rotating, None)
+    assert store.get(in_flight.sid).uid is None
+    assert client.get(store.key(rotating.sid)) is None, "no rotated copy"
+    assert store.get(old_sid).uid is None
+    # Never moved to Redis yet, revoked: gone from the old store too.
+    filesystem = http.FilesystemSessionStore(
+        str(tmp_path), session_class=http.Session, renew_missing=True
+    )
+    old = filesystem.new()
+    old.update({"uid": 2, "db": "nodb", "login": "admin"})
+    filesystem.save(old)
+    store.delete_from_identifiers([old.sid[:42]])
+    assert not list(tmp_path.glob(f"*/{old.sid[:42]}*"))
+    filesystem.save(old)  # a copy made again behind the store's back
+    assert store.get(old.sid).uid is None, "a revoked file is not migrated"
+    # Other sessions are untouched, and a new login saves as usual.
+    fresh = _logged_in(store)
+    store.save(fresh)
+    assert store.get(fresh.sid).uid == 2
 
 
 def test_missing_session_identifiers(store):
