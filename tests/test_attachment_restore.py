@@ -23,6 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from peak_dev.pgbackrest import shared_lab
+from peak_dev.seaweed import s3_environ
 from pg import dsn as main_dsn
 from pg import needs_db
 
@@ -105,17 +106,8 @@ def _restore(dump: Path, admin_dsn: str, target_dsn: str, database: str) -> None
 def restored(tmp_path_factory, seaweed_s3):
     lab = shared_lab()
     workdir = tmp_path_factory.mktemp("s3-restore")
-    creds = seaweed_s3.credentials
-    env = {
-        "PEAK_S3_ENABLED": "1",
-        "PEAK_S3_BUCKET": creds.bucket,
-        "PEAK_S3_ENDPOINT_URL": creds.endpoint_url,
-        "PEAK_S3_ADDRESSING_STYLE": "path",
-        "PEAK_S3_KEY_PREFIX": f"restore-{secrets.token_hex(4)}/{{db}}/",
-        "PEAK_S3_GC_MIN_AGE_SECONDS": "0",
-        "AWS_ACCESS_KEY_ID": creds.access_key,
-        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-    }
+    prefix = f"restore-{secrets.token_hex(4)}/{{db}}/"
+    env = s3_environ(seaweed_s3, prefix, gc_min_age_seconds=0)
     lab_pg = {"db_host": str(lab.pg.root), "db_port": lab.pg.port, "db_user": "peak"}
     admin = lab.pg.dsn()
     if (
@@ -153,14 +145,14 @@ def restored(tmp_path_factory, seaweed_s3):
         CREATE,
         dict(env, PEAK_T_NAMES='["late.pdf"]', PEAK_T_DELETE='["dropped.pdf"]'),
     )
-    prefix = env["PEAK_S3_KEY_PREFIX"].format(db=LIVE)
+    live_prefix = prefix.format(db=LIVE)
     yield {
         "env": env,
         "backup": backup,
         "lab": lab,
         "lab_pg": lab_pg,
         "objects": {
-            name: prefix + fname[len("s3://") :]
+            name: live_prefix + fname[len("s3://") :]
             for name, (fname, _sha) in {**before, **after}.items()
         },
         "s3": seaweed_s3,

@@ -205,3 +205,25 @@ class SeaweedS3(Child):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"SeaweedFS S3 is not usable: {exc}") from exc
             time.sleep(0.3)
+
+
+def s3_environ(server: SeaweedS3, prefix: str, **extra) -> dict:
+    """PEAK_S3_* for ``server``, as the addon's tests and the restore tests
+    run Odoo against it (short timeouts); credentials through boto3's env
+    chain.  ``extra``: more settings, by name (``gc_min_age_seconds=0``)."""
+    creds = server.credentials
+    env = {
+        "PEAK_S3_ENABLED": "1",
+        "PEAK_S3_BUCKET": creds.bucket,
+        "PEAK_S3_ENDPOINT_URL": creds.endpoint_url,
+        "PEAK_S3_REGION": "us-east-1",
+        "PEAK_S3_KEY_PREFIX": prefix,
+        "PEAK_S3_ADDRESSING_STYLE": "path",
+        "PEAK_S3_CONNECT_TIMEOUT": "1",
+        "PEAK_S3_READ_TIMEOUT": "5",
+        "PEAK_S3_MAX_ATTEMPTS": "2",
+        "AWS_ACCESS_KEY_ID": creds.access_key,
+        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
+    }
+    env.update({f"PEAK_S3_{k.upper()}": str(v) for k, v in extra.items()})
+    return env

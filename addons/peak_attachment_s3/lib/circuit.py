@@ -38,7 +38,6 @@ class Circuit:
         )
         self._lock = threading.Lock()
         self._open_until = 0.0  # while degraded: fail fast until then
-        self.open = False
 
     def deadline(self, sent_bytes: int = 0) -> float:
         return self.call_timeout + sent_bytes / UPLOAD_BYTES_PER_SECOND
@@ -52,11 +51,12 @@ class Circuit:
             future.cancel()
             raise TimeoutError(f"S3 gave no answer within {seconds:g} s") from None
 
-    def admit(self) -> float:
-        """0 when a call may go to S3; else the seconds until the next try."""
+    def admit(self, degraded: bool) -> float:
+        """0 when a call may go to S3; else the seconds until the next try
+        (``degraded``: the store's health says S3 is down)."""
+        if not degraded:
+            return 0.0
         with self._lock:
-            if not self.open:
-                return 0.0
             now = time.monotonic()
             if now < self._open_until:
                 return self._open_until - now
@@ -64,11 +64,6 @@ class Circuit:
             return 0.0
 
     def failed(self) -> None:
-        """A call timed out or could not connect."""
+        """A call timed out or could not connect: the next try is later."""
         with self._lock:
-            self.open = True
             self._open_until = time.monotonic() + self.retry_interval
-
-    def succeeded(self) -> None:
-        with self._lock:
-            self.open = False

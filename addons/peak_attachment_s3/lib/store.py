@@ -92,7 +92,6 @@ class S3Store:
     # -- bookkeeping ------------------------------------------------------
 
     def _ok(self) -> None:
-        self.circuit.succeeded()
         with self._lock:
             self.health.last_ok_at = time.time()
             if self.health.degraded:
@@ -124,7 +123,7 @@ class S3Store:
     def _call(self, operation: str, func, *args, deadline=None, admit=True, **kwargs):
         """``func`` within its deadline (:mod:`.circuit`); ``admit=False``
         tries S3 even while it is failing fast (the probe, local signing)."""
-        wait = self.circuit.admit() if admit else 0.0
+        wait = self.circuit.admit(self.health.degraded) if admit else 0.0
         if wait:
             detail = (
                 f"S3 did not answer lately ({self.health.last_error}); "

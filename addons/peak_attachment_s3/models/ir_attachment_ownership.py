@@ -20,9 +20,6 @@ from ..lib.store import S3Error
 
 _logger = logging.getLogger(__name__)
 
-HOME_PARAM = ownership.HOME_PARAM
-GENERATION_PARAM = ownership.GENERATION_PARAM
-
 
 class IrAttachment(models.Model):
     _inherit = "ir.attachment"
@@ -36,7 +33,7 @@ class IrAttachment(models.Model):
         with self.env.registry.cursor() as cr:
             cr.execute(
                 "SELECT value FROM ir_config_parameter WHERE key = %s",
-                [GENERATION_PARAM],
+                [ownership.GENERATION_PARAM],
             )
             row = cr.fetchone()
         return ownership.Owner(
@@ -57,26 +54,28 @@ class IrAttachment(models.Model):
             return ownership.Owner(f"unreadable marker ({exc})", "?", 1 << 62)
 
     @api.model
-    def _peak_s3_claim(self, store, marker) -> ownership.Owner:
+    def _peak_s3_claim(self, store, marker, me=None) -> ownership.Owner:
         """Raise the generation: in the database (committed at once), then in
         the marker; a crash in between leaves the database ahead, still the
         owner."""
-        new = ownership.next_owner(marker, self._peak_s3_me())
+        new = ownership.next_owner(marker, me or self._peak_s3_me())
         with self.env.registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
-            env["ir.config_parameter"].set_param(GENERATION_PARAM, str(new.generation))
+            env["ir.config_parameter"].set_param(
+                ownership.GENERATION_PARAM, str(new.generation)
+            )
         store.put(
             store.key(ownership.MARKER), new.to_json(), mimetype="application/json"
         )
         return new
 
     @api.model
-    def _peak_s3_owns(self, store, heartbeat=True) -> bool:
+    def _peak_s3_owns(self, store) -> bool:
         """Whether this database may delete under ``store``'s prefix; raises
         its generation (the heartbeat) when it does.  A refusal is logged once
         per call and counted."""
-        marker = self._peak_s3_marker(store)
-        status, why = ownership.verdict(marker, self._peak_s3_me())
+        marker, me = self._peak_s3_marker(store), self._peak_s3_me()
+        status, why = ownership.verdict(marker, me)
         if status in ownership.REFUSALS:
             metrics.S3_GC_REFUSALS.labels(status).inc()
             _logger.error(
@@ -87,8 +86,7 @@ class IrAttachment(models.Model):
                 why,
             )
             return False
-        if heartbeat:
-            self._peak_s3_claim(store, marker)
+        self._peak_s3_claim(store, marker, me)
         return True
 
     @api.model
@@ -101,7 +99,7 @@ class IrAttachment(models.Model):
         if not state.usable or not state.config.prefix_per_database:
             return
         params = self.env["ir.config_parameter"].sudo()
-        if not params.get_param(HOME_PARAM):
+        if not params.get_param(ownership.HOME_PARAM):
             return  # nothing stored in S3 yet: nothing to own
         try:
             self._peak_s3_owns(self._peak_s3_store())
@@ -116,12 +114,11 @@ class IrAttachment(models.Model):
 
     @api.model
     def _peak_s3_quarantine(self, store, keys: list[str]) -> int:
-        """Move ``keys`` to the quarantine (copy, then delete)."""
-        moved = []
+        """Move ``keys`` to the quarantine: every copy first (a failed one
+        raises), then one delete."""
         for key in keys:
             store.copy(key, self._peak_s3_quarantine_key(store, key))
-            moved.append(key)
-        removed = store.delete_many(moved)
+        removed = store.delete_many(keys)
         metrics.S3_GC_OBJECTS.labels("quarantined").inc(removed)
         return removed
 
@@ -200,7 +197,7 @@ class IrAttachment(models.Model):
                     own.copy(home.key(relative), own.key(relative))
                     copied += 1
             self.env["ir.config_parameter"].sudo().set_param(
-                HOME_PARAM, self.env.cr.dbname
+                ownership.HOME_PARAM, self.env.cr.dbname
             )
         owner = self._peak_s3_claim(own, self._peak_s3_marker(own))
         _logger.warning(

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[3]
 if str(ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(ROOT / "scripts"))
 
-from peak_dev.seaweed import SeaweedS3  # noqa: E402
+from peak_dev.seaweed import SeaweedS3, s3_environ  # noqa: E402,F401
 
 BUCKET = "peak-attachments"
 _shared: SeaweedS3 | None = None
@@ -44,23 +44,3 @@ def shared_seaweed() -> SeaweedS3:
     if _shared is None or not _shared.alive():
         _shared = private_seaweed()
     return _shared
-
-
-def s3_environ(server: SeaweedS3, prefix: str, **extra) -> dict:
-    """PEAK_S3_* for ``server``; credentials through boto3's env chain."""
-    creds = server.credentials
-    env = {
-        "PEAK_S3_ENABLED": "1",
-        "PEAK_S3_BUCKET": creds.bucket,
-        "PEAK_S3_ENDPOINT_URL": creds.endpoint_url,
-        "PEAK_S3_REGION": "us-east-1",
-        "PEAK_S3_KEY_PREFIX": prefix,
-        "PEAK_S3_ADDRESSING_STYLE": "path",
-        "PEAK_S3_CONNECT_TIMEOUT": "1",
-        "PEAK_S3_READ_TIMEOUT": "5",
-        "PEAK_S3_MAX_ATTEMPTS": "2",
-        "AWS_ACCESS_KEY_ID": creds.access_key,
-        "AWS_SECRET_ACCESS_KEY": creds.secret_key,
-    }
-    env.update({f"PEAK_S3_{k.upper()}": str(v) for k, v in extra.items()})
-    return env

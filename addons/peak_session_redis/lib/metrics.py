@@ -9,7 +9,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 OPERATIONS = ("get", "save", "delete", "rotate", "vacuum", "revoke")
 REASONS = ("timeout", "connection", "other")
-FALLBACK_KINDS = ("filesystem_migrated", "unavailable_503")
+FALLBACK_KINDS = ("filesystem_migrated", "unavailable_503", "revoked_not_saved")
 
 OPERATION_DURATION = Histogram(
     "peak_session_store_operation_duration_seconds",

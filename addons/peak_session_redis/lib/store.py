@@ -62,9 +62,11 @@ REVOKED_TTL = 30 * 24 * 3600
 # SET the session unless its identifier (or, rotating, the old one) was
 # revoked: one round trip, atomic with the revocation's MULTI.
 #   KEYS: session key, its marker[, old key, old marker]  ARGV: payload, ttl, nx
+#   returns SAVED, REVOKED, or NOT_SET (NX: the key was there already)
+SAVED, REVOKED, NOT_SET = 1, -1, 0
 SAVE_UNLESS_REVOKED = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
 if KEYS[3] then redis.call('DEL', KEYS[3]) end
 if ARGV[3] == '1' then
   return redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2], 'NX') and 1 or 0
@@ -114,7 +116,7 @@ class RedisSessionStore(sessions.SessionStore):
 
     def _save(self, operation, sid, payload, lifetime, old_sid=None, nx=False):
         """SET ``sid`` (deleting ``old_sid``) unless either was revoked;
-        returns whether it was written."""
+        returns SAVED, REVOKED or NOT_SET."""
         keys = [self.key(sid), self.revoked_key(sid)]
         if old_sid:
             keys += [self.key(old_sid), self.revoked_key(old_sid)]
@@ -122,10 +124,10 @@ class RedisSessionStore(sessions.SessionStore):
             self._save_script = self.client.register_script(SAVE_UNLESS_REVOKED)
         script = self._save_script
         args = [payload, lifetime, "1" if nx else "0"]
-        written = self._call(operation, lambda client: script(keys, args, client))
-        if not written and not nx:
+        outcome = self._call(operation, lambda client: script(keys, args, client))
+        if outcome == REVOKED:
             metrics.FALLBACKS.labels("revoked_not_saved").inc()
-        return bool(written)
+        return outcome
 
     def _call(self, operation: str, func):
         if time.monotonic() < self._down_until:
@@ -408,12 +410,10 @@ class RedisSessionStore(sessions.SessionStore):
         lifetime = self.lifetime(session)
         payload = self._encode(session, lifetime)
         # NX: a worker that migrated it first (and maybe saved since) wins.
-        written = self._save("save", sid, payload, lifetime, nx=True)
+        outcome = self._save("save", sid, payload, lifetime, nx=True)
         with contextlib.suppress(OSError):
             os.unlink(path)
-        if not written and self._call(
-            "get", lambda client: client.exists(self.revoked_key(sid))
-        ):
+        if outcome == REVOKED:
             return None  # revoked before it was ever moved: stays logged out
         metrics.FALLBACKS.labels("filesystem_migrated").inc()
         _logger.info("session store: moved session %s... from the filesystem", sid[:8])
