@@ -34,6 +34,7 @@ Usage (from the repository root)::
 
 import logging
 import random
+import secrets
 import shutil
 import statistics
 import sys
@@ -168,7 +169,9 @@ def run(args) -> dict:
             str(fs_path), session_class=http.Session, renew_missing=True
         )
         redis_store = RedisSessionStore(
-            StoreConfig(url=redis_server.url, prefix="bench:"),
+            StoreConfig(
+                url=redis_server.url, prefix="bench:", key_secret=secrets.token_hex(32)
+            ),
             http.Session,
             filesystem_path=str(workdir / "empty-after-switch"),
         )

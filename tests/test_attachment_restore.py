@@ -107,7 +107,8 @@ def restored(tmp_path_factory, seaweed_s3):
     lab = shared_lab()
     workdir = tmp_path_factory.mktemp("s3-restore")
     prefix = f"restore-{secrets.token_hex(4)}/{{db}}/"
-    env = s3_environ(seaweed_s3, prefix, gc_min_age_seconds=0)
+    # No read cache: what the copies read must come from the bucket.
+    env = s3_environ(seaweed_s3, prefix, gc_min_age_seconds=0, cache_max_bytes=0)
     lab_pg = {"db_host": str(lab.pg.root), "db_port": lab.pg.port, "db_user": "peak"}
     admin = lab.pg.dsn()
     if (

@@ -11,9 +11,23 @@ from bench_smoke import run_smoke_on_test_db
 
 def test_attachment_s3_bench_smoke(tmp_path):
     result = run_smoke_on_test_db("attachment_s3", tmp_path)
-    for name in ("write_file", "write_s3", "read_file", "read_s3"):
+    for name in (
+        "write_file",
+        "write_s3",
+        "read_file",
+        "read_s3",
+        "read_s3_cache_fill",
+        "read_s3_cached",
+        "read_s3_cached_after_restart",
+    ):
         assert result["latency"][name]["samples"] >= 30, name
         assert result["latency"][name]["p50_ms"] > 0, name
+    hits = result["cache_hit_ratio"]
+    # Every draw went through the cache, which misses at least once per object
+    # it saw and, smaller than the working set, hit and missed both.
+    assert hits["hits"] + hits["misses"] == hits["reads"]
+    assert 0 < hits["hit_ratio"] < 1
+    assert isinstance(result["cached_read_target_met"], bool)
     migration = result["migration"]
     assert migration["files"] == 200
     assert migration["peak_moved"] >= 200

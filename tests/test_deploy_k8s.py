@@ -213,6 +213,28 @@ def test_the_bucket_lifecycle_rule_matches_the_quarantine(overlays, overlay):
         assert rule["Expiration"]["Days"] == int(config["PEAK_S3_QUARANTINE_DAYS"])
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_read_cache_fits_the_data_volume(overlays, overlay):
+    """The S3 read cache lives in Odoo's data_dir, an emptyDir with a size
+    limit: a cache as large as the volume would get the pod evicted."""
+    docs, checked = overlays[overlay], 0
+    for ns in namespaces(docs):
+        cache = int(config_data(docs, ns)["PEAK_S3_CACHE_MAX_BYTES"])
+        for workload in of_kind(docs, "Deployment", ns):
+            pod = workload["spec"]["template"]["spec"]
+            mounts = {
+                m["name"]: m["mountPath"]
+                for c in pod["containers"]
+                for m in c.get("volumeMounts", [])
+            }
+            for volume in pod.get("volumes", []):
+                if mounts.get(volume["name"]) == "/var/lib/odoo":
+                    limit = quantity(volume["emptyDir"]["sizeLimit"])
+                    assert 0 < cache <= limit / 2, workload["metadata"]["name"]
+                    checked += 1
+    assert checked, f"{overlay}: no Odoo pod with a data volume"
+
+
 def test_recovery_manifest_reads_the_dedicated_backups(overlays):
     recovery = render("k8s/recovery")
     cluster = named(recovery, "Cluster", "odoo-peak-db-pitr")
@@ -400,9 +422,10 @@ def test_each_tenant_renders_alone_into_its_namespace(overlays, tenant):
 
 # What the deployment keeps in odoo-peak-secrets (never rendered), per overlay:
 # the shared platform's Redis URL; the dedicated Sentinels' password only.
+KEY_SECRET = {"PEAK_REDIS_KEY_SECRET": "k" * 64}
 SECRETS = {
-    "dedicated": {"PEAK_REDIS_PASSWORD": "x" * 24},
-    "shared": {"PEAK_REDIS_URL": "rediss://redis.platform:6380/0"},
+    "dedicated": {"PEAK_REDIS_PASSWORD": "x" * 24, **KEY_SECRET},
+    "shared": {"PEAK_REDIS_URL": "rediss://redis.platform:6380/0", **KEY_SECRET},
 }
 
 

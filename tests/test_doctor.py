@@ -553,6 +553,20 @@ def test_redis_session_store_probe():
     assert unset[0].status == FAIL and "PEAK_REDIS_URL" in unset[0].message
 
 
+def test_redis_key_secret_is_checked():
+    """Hosts sharing a Redis must share the secret that names sessions."""
+    url = {"PEAK_REDIS_URL": "redis://127.0.0.1:6379/0"}
+    [_ping, generated] = doctor.check_redis(DoctorConfig(environ=url))
+    assert generated.status == WARN and "PEAK_REDIS_KEY_SECRET" in generated.message
+    shared = dict(url, PEAK_REDIS_KEY_SECRET="s" * 64)
+    [_ping, given] = doctor.check_redis(DoctorConfig(environ=shared))
+    assert given.status == PASS and "s" * 64 not in str(given)
+    short = doctor.check_redis(
+        DoctorConfig(environ=dict(url, PEAK_REDIS_KEY_SECRET="s"))
+    )
+    assert short[0].status == FAIL and "too short" in short[0].message
+
+
 def test_s3_probe(seaweed_s3):
     creds = seaweed_s3.credentials
     env = {

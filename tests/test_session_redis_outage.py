@@ -7,6 +7,9 @@ Redis comes back; both workers then share the session. A bad setting stops
 Odoo at start with one line instead of falling back silently.
 """
 
+import configparser
+import hashlib
+import hmac
 import json
 import os
 import subprocess
@@ -144,7 +147,15 @@ def test_outage_503_health_and_recovery_without_restart(stack):
     assert login.status_code == 200, login.text
     assert login.json()["result"]["uid"], "logged in, Odoo never restarted"
     sid = login.cookies["session_id"]
-    key = PREFIX + sid[:42]
+    # No PEAK_REDIS_KEY_SECRET here: the server generated its secret in its
+    # data_dir, once for both workers (which share the session below).
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(CONFIG)
+    secret_file = Path(parser["options"]["data_dir"]) / "peak_session_redis.key"
+    assert secret_file.stat().st_mode & 0o077 == 0
+    secret = secret_file.read_text().strip().encode()
+    digest = hmac.new(secret, sid[:42].encode(), hashlib.sha256).hexdigest()
+    key = PREFIX + "s:" + digest
     client = redis_server.client()
     assert client.exists(key)
     assert 0 < client.ttl(key) <= 7 * 86400

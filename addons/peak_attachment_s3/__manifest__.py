@@ -2,7 +2,7 @@
 {
     "name": "Peak Attachment S3",
     "summary": "Attachments in S3 object storage, safe under rollback and outage",
-    "version": "18.0.1.1.0",
+    "version": "18.0.1.2.0",
     "category": "Peak Operations",
     "website": "https://github.com/odoo-peak/odoo-peak",
     "author": "Odoo Peak",

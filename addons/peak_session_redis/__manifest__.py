@@ -3,7 +3,7 @@
     "name": "Peak Session Redis",
     "summary": "HTTP sessions in Redis for Odoo 18: complete store API, bounded "
     "timeouts, 503 instead of hangs, no forced logout on switch-over",
-    "version": "18.0.1.0.2",
+    "version": "18.0.1.1.0",
     "category": "Peak Operations",
     "website": "https://github.com/odoo-peak/odoo-peak",
     "author": "Odoo Peak",

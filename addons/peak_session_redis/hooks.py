@@ -5,6 +5,7 @@ No Redis call happens here: Odoo starts while Redis is down, and the first
 request that needs a session finds out (503, bounded by the timeouts).
 """
 
+import dataclasses
 import logging
 import sys
 
@@ -12,7 +13,7 @@ from odoo import http
 from odoo.tools import config as odoo_config
 from odoo.tools.func import lazy_property
 
-from .lib import config
+from .lib import config, keys
 from .lib.store import RedisSessionStore, SessionStoreUnavailable
 from .lib.unavailable import MESSAGE
 
@@ -84,6 +85,9 @@ def patch_websocket():
 
 def install(store_config: config.StoreConfig) -> RedisSessionStore:
     """Use Redis for every later request of this process."""
+    if not store_config.key_secret:
+        secret = keys.secret_from_file(odoo_config["data_dir"])
+        store_config = dataclasses.replace(store_config, key_secret=secret)
     store = RedisSessionStore(
         store_config,
         session_class=http.Session,
@@ -105,7 +109,9 @@ def post_load():
     section = odoo_config.misc.get(config.SECTION, {})
     try:
         store_config = config.load(section=section)
-    except config.ConfigError as exc:
+        if store_config.enabled:
+            store = install(store_config)
+    except (config.ConfigError, OSError, ValueError) as exc:
         # Silently falling back to the filesystem would split sessions
         # between workers: refuse to start, in one line.
         _logger.critical("peak_session_redis: %s", exc)
@@ -117,8 +123,7 @@ def post_load():
             odoo_config.session_dir,
         )
         return
-    install(store_config)
     _logger.info(
         "peak_session_redis: HTTP sessions in Redis, config %s",
-        ", ".join(f"{k}={v}" for k, v in store_config.masked().items()),
+        ", ".join(f"{k}={v}" for k, v in store.config.masked().items()),
     )

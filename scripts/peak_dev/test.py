@@ -19,7 +19,11 @@ from .settings import ROOT, SettingsError, load
 
 _logger = logging.getLogger("peak.test")
 # addon -> extra Odoo apps installed into the test database when that addon is.
-TEST_EXTRA_MODULES = {"peak_metrics": ["sale_stock"]}
+TEST_EXTRA_MODULES = {
+    "peak_metrics": ["sale_stock"],
+    # Odoo's own HTTP suite, run with the session store (test_odoo_suites.py)
+    "peak_session_redis": ["test_http"],
+}
 
 
 def main(argv: list[str]) -> int:
@@ -43,7 +47,8 @@ def main(argv: list[str]) -> int:
         )
         modules = ["queue_job", *suite_addons()]
         # Apps some addons' tests need in the throw-away database (never a
-        # manifest dependency of the suite): peak_metrics' KPI tests.
+        # manifest dependency of the suite): peak_metrics' KPI tests, Odoo's
+        # HTTP suite.
         modules += [
             app
             for addon, apps in TEST_EXTRA_MODULES.items()

@@ -17,6 +17,7 @@ from .reader import SettingError, read_fields, refuse, resolve
 SECTION = "peak_session_redis"
 ENV_PREFIX = "PEAK_REDIS_"
 DEFAULT_PREFIX = "peak:session:"
+MIN_KEY_SECRET_CHARS = 32
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9:_.-]{1,64}$")
 ConfigError = SettingError
 # (low, high) of the numbers
@@ -34,6 +35,8 @@ class StoreConfig:
     sentinels: tuple = ()  # ((host, port), ...)
     sentinel_master: str = ""
     password: str = ""
+    #: keys and values hold HMACs of session ids under it (environment only)
+    key_secret: str = ""
     prefix: str = DEFAULT_PREFIX
     socket_timeout: float = 1.0
     connect_timeout: float = 1.0
@@ -57,7 +60,7 @@ class StoreConfig:
         out = {}
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name == "password":
+            if field.name in ("password", "key_secret"):
                 value = "***" if value else ""
             elif field.name == "url":
                 value = mask_url(value)
@@ -95,11 +98,12 @@ def load(env: dict | None = None, section: dict | None = None) -> StoreConfig:
     """Read and validate the settings; raise SettingError on a bad value."""
     env = os.environ if env is None else env
     section = dict(section or {})
-    if section.get("password"):
-        raise ConfigError(
-            f"[{SECTION}] password is not read from the config file: "
-            "set PEAK_REDIS_PASSWORD in the environment"
-        )
+    for secret in ("password", "key_secret"):
+        if section.get(secret):
+            raise ConfigError(
+                f"[{SECTION}] {secret} is not read from the config file: "
+                f"set {ENV_PREFIX}{secret.upper()} in the environment"
+            )
     found = read_fields(
         StoreConfig,
         environ=env,
@@ -107,7 +111,7 @@ def load(env: dict | None = None, section: dict | None = None) -> StoreConfig:
         section=section,
         section_name=SECTION,
         bounds=BOUNDS,
-        skip=("password",),
+        skip=("password", "key_secret"),
     )
     values = {name: value for name, (value, _source) in found.items()}
     url = values.get("url", "").strip()
@@ -136,7 +140,15 @@ def load(env: dict | None = None, section: dict | None = None) -> StoreConfig:
             "must be 1-64 characters among letters, digits and : _ . -",
         )
     values.update(url=url, sentinels=sentinels, sentinel_master=master)
-    return StoreConfig(password=env.get(ENV_PREFIX + "PASSWORD", ""), **values)
+    key_secret = env.get(ENV_PREFIX + "KEY_SECRET", "")
+    if key_secret and len(key_secret) < MIN_KEY_SECRET_CHARS:
+        raise ConfigError(
+            f"env {ENV_PREFIX}KEY_SECRET is too short: "
+            f"{MIN_KEY_SECRET_CHARS} characters or more (openssl rand -hex 32)"
+        )
+    return StoreConfig(
+        password=env.get(ENV_PREFIX + "PASSWORD", ""), key_secret=key_secret, **values
+    )
 
 
 def make_client(config: StoreConfig, timeout: float | None = None):

@@ -58,6 +58,11 @@ class S3Config:
     #: ...and deletes it from there after so many days
     quarantine_days: int = 30
     max_pool_connections: int = 16
+    #: local read cache of objects (shared by a host's workers); empty: under
+    #: Odoo's data_dir
+    cache_dir: str = ""
+    #: its size limit; 0 turns it off
+    cache_max_bytes: int = 1073741824
 
     def prefix_for(self, db_name: str) -> str:
         return self.key_prefix.format(db=db_name)
@@ -129,6 +134,21 @@ def validate(cfg: S3Config) -> None:
             f"PEAK_S3_ADDRESSING_STYLE must be one of {', '.join(ADDRESSING_STYLES)}, "
             f"not {cfg.addressing_style!r}"
         )
+    _validate_prefixes(cfg)
+    if cfg.cache_dir and not cfg.cache_dir.startswith("/"):
+        raise ConfigError(f"PEAK_S3_CACHE_DIR {cfg.cache_dir!r} must be absolute")
+    if cfg.quarantine_days < 1:
+        raise ConfigError("PEAK_S3_QUARANTINE_DAYS must be at least 1")
+    if cfg.max_attempts < 1:
+        raise ConfigError("PEAK_S3_MAX_ATTEMPTS must be at least 1")
+    if cfg.migration_batch_size < 1 or cfg.migration_threads < 1:
+        raise ConfigError("PEAK_S3_MIGRATION_BATCH_SIZE and _THREADS must be >= 1")
+    if not 1 <= cfg.presign_expiry_seconds <= 604800:
+        raise ConfigError("PEAK_S3_PRESIGN_EXPIRY_SECONDS must be in 1..604800")
+
+
+def _validate_prefixes(cfg: S3Config) -> None:
+    """The key prefix and the quarantine's, apart from each other."""
     try:
         names = {
             name for _, name, _, _ in string.Formatter().parse(cfg.key_prefix) if name
@@ -162,11 +182,3 @@ def validate(cfg: S3Config) -> None:
             f"PEAK_S3_KEY_PREFIX {cfg.key_prefix!r}: collected objects must be "
             "kept apart from live ones"
         )
-    if cfg.quarantine_days < 1:
-        raise ConfigError("PEAK_S3_QUARANTINE_DAYS must be at least 1")
-    if cfg.max_attempts < 1:
-        raise ConfigError("PEAK_S3_MAX_ATTEMPTS must be at least 1")
-    if cfg.migration_batch_size < 1 or cfg.migration_threads < 1:
-        raise ConfigError("PEAK_S3_MIGRATION_BATCH_SIZE and _THREADS must be >= 1")
-    if not 1 <= cfg.presign_expiry_seconds <= 604800:
-        raise ConfigError("PEAK_S3_PRESIGN_EXPIRY_SECONDS must be in 1..604800")

@@ -47,3 +47,22 @@ S3_GC_OBJECTS = Counter(
     "or brought back from it",
     ["action"],  # quarantined, purged, restored
 )
+S3_CACHE_LOOKUPS = Counter(
+    "peak_s3_cache_lookups_total",
+    "Reads of attachments through the local read cache, by result",
+    ["result"],  # hit, miss, corrupt (a damaged entry, dropped and read again)
+)
+S3_CACHE_EVICTIONS = Counter(
+    "peak_s3_cache_evictions_total",
+    "Entries the local read cache evicted to stay within its size limit",
+)
+S3_CACHE_FILL_ERRORS = Counter(
+    "peak_s3_cache_fill_errors_total",
+    "Objects the local read cache could not keep (disk full or read-only, or "
+    "too many fills waiting)",
+)
+S3_CACHE_BYTES = Gauge(
+    "peak_s3_cache_bytes",
+    "Size of the local read cache at its last sweep",
+    multiprocess_mode="livemax",
+)

@@ -11,14 +11,17 @@ import os
 import threading
 
 from . import config as s3config
+from .cache import ReadCache
 from .store import S3Error, S3Store
 
 _logger = logging.getLogger(__name__)
 
 
 class Runtime:
-    def __init__(self, db_name: str, environ, section):
+    def __init__(self, db_name: str, environ, section, cache_dir: str = ""):
         self.db_name = db_name
+        #: where the read cache lives unless PEAK_S3_CACHE_DIR says
+        self.default_cache_dir = cache_dir
         self.pid = os.getpid()
         self.config: s3config.S3Config | None = None
         self.store: S3Store | None = None
@@ -80,6 +83,7 @@ class Runtime:
                 self.error = f"cannot build the S3 client: {exc}"
                 _logger.error("peak_attachment_s3: %s", self.error)
                 return
+            self.store.cache = self._read_cache()
             try:
                 self.store.probe()
             except S3Error as exc:
@@ -96,6 +100,17 @@ class Runtime:
                 # timeout/connection: degraded (logged by the store); uploads
                 # fail clearly until S3 answers again, no restart needed.
 
+    def _read_cache(self) -> ReadCache | None:
+        directory = self.config.cache_dir or self.default_cache_dir
+        if not self.config.cache_max_bytes or not directory:
+            return None
+        _logger.info(
+            "peak_attachment_s3: read cache in %s, at most %d bytes",
+            directory,
+            self.config.cache_max_bytes,
+        )
+        return ReadCache(directory, self.config.cache_max_bytes)
+
     @property
     def usable(self) -> bool:
         return self.started and self.error is None and self.store is not None
@@ -105,13 +120,13 @@ _RUNTIMES: dict[str, Runtime] = {}
 _LOCK = threading.Lock()
 
 
-def get(db_name: str, environ, section) -> Runtime:
+def get(db_name: str, environ, section, cache_dir: str = "") -> Runtime:
     with _LOCK:
         runtime = _RUNTIMES.get(db_name)
         # Prefork: the master loads the registry before forking; a child must
         # not share the master's pooled S3 connections.
         if runtime is None or runtime.pid != os.getpid():
-            runtime = _RUNTIMES[db_name] = Runtime(db_name, environ, section)
+            runtime = _RUNTIMES[db_name] = Runtime(db_name, environ, section, cache_dir)
         return runtime
 
 

@@ -22,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from . import metrics
+from .cache import ReadCache, namespace
 from .circuit import BACKGROUND_DEADLINE_S, Circuit
 from .config import S3Config
 from .errors import ContentCollision, S3Error, classify
@@ -47,6 +48,9 @@ class Health:
 
 class S3Store:
     """One bucket and key prefix; thread-safe (boto3 clients are)."""
+
+    #: the local read cache in front of verified reads (:mod:`.cache`), or None
+    cache: ReadCache | None = None
 
     def __init__(self, cfg: S3Config, prefix: str):
         self.cfg = cfg
@@ -259,6 +263,17 @@ class S3Store:
                 detail = f"{key}: content does not match its checksum"
                 self._failed("get", "corrupt", detail)
                 raise S3Error("get", "corrupt", detail)
+        return data
+
+    def get_cached(self, key: str, sha1: str) -> bytes:
+        """``get`` checked against ``sha1``, through the local read cache."""
+        if self.cache is None:
+            return self.get(key, sha1=sha1)
+        space = namespace(self.cfg.endpoint_url, self.cfg.bucket, self.prefix)
+        data = self.cache.get(space, sha1)
+        if data is None:
+            data = self.get(key, sha1=sha1)
+            self.cache.put_later(space, sha1, data)
         return data
 
     def get_if_exists(self, key: str) -> bytes | None:

@@ -30,7 +30,7 @@ class S3Stream(Stream):
             from ..models.ir_attachment import S3StorageError
 
             try:
-                self._data = self.store.get(self.key, sha1=self.sha1)
+                self._data = self.store.get_cached(self.key, self.sha1)
             except S3Error as exc:
                 raise S3StorageError(str(exc)) from exc
         return self._data

@@ -6,3 +6,4 @@ from . import test_bad_config
 from . import test_http
 from . import test_collision
 from . import test_config
+from . import test_cache

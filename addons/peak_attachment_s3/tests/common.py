@@ -35,6 +35,9 @@ class S3Mixin:
         cached state so it is read, validated and probed again."""
         if getattr(cls, "_env_patch", None):
             cls._env_patch.stop()
+        # Tests read what S3 holds now (a damaged or collected object): the
+        # local read cache is off unless a test turns it on (test_cache.py).
+        settings = {"cache_max_bytes": 0, **settings}
         env = s3_environ(cls.server, cls.prefix_root + "{db}/", **settings)
         cls._env_patch = mock.patch.dict(os.environ, env)
         cls._env_patch.start()  # restores the whole environment when stopped

@@ -43,6 +43,7 @@ def test_environment_wins_over_config_section():
         ({"PEAK_S3_ENABLED": "maybe"}, "env PEAK_S3_ENABLED='maybe' is not a boolean"),
         ({"PEAK_S3_MAX_ATTEMPTS": "three"}, "is not an integer"),
         ({"PEAK_S3_DB_STORE_MAX_BYTES": "-1"}, "must be >= 0"),
+        ({"PEAK_S3_CACHE_MAX_BYTES": "1G"}, "is not an integer"),
         ({"PEAK_S3_READ_TIMEOUT": "0"}, "must be > 0"),
     ],
 )
@@ -67,6 +68,7 @@ def test_bad_values_name_the_variable(env, message):
         ({"PEAK_S3_KEY_PREFIX": "/odoo/{db}/"}, "must end with '/'"),
         ({"PEAK_S3_ADDRESSING_STYLE": "dns"}, "ADDRESSING_STYLE"),
         ({"PEAK_S3_MAX_ATTEMPTS": "0"}, "at least 1"),
+        ({"PEAK_S3_CACHE_DIR": "cache"}, "PEAK_S3_CACHE_DIR 'cache' must be absolute"),
     ],
 )
 def test_validate_rejects(env, message):

@@ -10,6 +10,7 @@ The password is read from the environment only, never from the file.
 from peak_settings.redis import (  # noqa: F401 - this addon's settings API
     DEFAULT_PREFIX,
     ENV_PREFIX,
+    MIN_KEY_SECRET_CHARS,
     SECTION,
     ConfigError,
     StoreConfig,

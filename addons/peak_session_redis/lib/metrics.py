@@ -9,7 +9,12 @@ from prometheus_client import Counter, Gauge, Histogram
 
 OPERATIONS = ("get", "save", "delete", "rotate", "vacuum", "revoke")
 REASONS = ("timeout", "connection", "other")
-FALLBACK_KINDS = ("filesystem_migrated", "unavailable_503", "revoked_not_saved")
+FALLBACK_KINDS = (
+    "filesystem_migrated",
+    "raw_key_moved",  # a session of 18.0.1.0 (raw sid in Redis) moved
+    "unavailable_503",
+    "revoked_not_saved",
+)
 
 OPERATION_DURATION = Histogram(
     "peak_session_store_operation_duration_seconds",

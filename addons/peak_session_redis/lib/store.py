@@ -1,10 +1,13 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
 """Odoo 18 HTTP sessions in Redis.
 
-One key per session, named after the session *identifier* (``sid[:42]``, what
-``res.device.log`` records), holding JSON ``{"sid", "lifetime", "data"}``:
-device revoke and "log out all devices" delete keys by name, never scan the
-keyspace; ``get`` checks the full sid in constant time.
+One key per session, named after a keyed hash of the session *identifier*
+(``sid[:42]``, what ``res.device.log`` records), holding JSON ``{"check",
+"lifetime", "data"}`` where ``check`` is a keyed hash of the full sid
+(:mod:`.keys`): no sid is ever in Redis. Device revoke and "log out all
+devices" delete keys by name, never scan the keyspace; ``get`` checks the
+full sid in constant time. Sessions stored before (under the identifier
+itself, with the raw sid) are moved on their first use.
 
 Every call is bounded by the socket/connect timeouts. After a connection
 failure the store answers "unavailable" at once for ``retry_interval`` seconds
@@ -14,7 +17,6 @@ needs no restart. Nothing talks to Redis before the first request.
 
 import base64
 import contextlib
-import glob
 import hmac
 import json
 import logging
@@ -28,8 +30,9 @@ import redis
 
 from odoo.tools._vendor import sessions
 
-from . import metrics
+from . import keys, metrics
 from .config import StoreConfig, make_client
+from .switchover import DEFAULT_LIFETIME, REVOKED, Switchover
 from .unavailable import SessionStoreUnavailable, reason_of
 
 __all__ = ["RedisSessionStore", "SessionStoreUnavailable", "carries_data"]
@@ -38,7 +41,6 @@ _logger = logging.getLogger(__name__)
 
 SESSION_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{84}$")
 IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9_-]{42}$")
-DEFAULT_LIFETIME = 7 * 24 * 3600  # odoo.http.SESSION_LIFETIME
 BATCH = 500  # keys per round trip for revoke / existence checks
 
 
@@ -63,7 +65,7 @@ REVOKED_TTL = 30 * 24 * 3600
 # revoked: one round trip, atomic with the revocation's MULTI.
 #   KEYS: session key, its marker[, old key, old marker]  ARGV: payload, ttl, nx
 #   returns SAVED, REVOKED, or NOT_SET (NX: the key was there already)
-SAVED, REVOKED, NOT_SET = 1, -1, 0
+SAVED, NOT_SET = 1, 0  # and REVOKED
 SAVE_UNLESS_REVOKED = """
 if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
 if KEYS[4] and redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
@@ -82,13 +84,16 @@ def refresh_step(lifetime: int) -> int:
     return max(60, lifetime // 10)
 
 
-class RedisSessionStore(sessions.SessionStore):
+class RedisSessionStore(Switchover, sessions.SessionStore):
     """The store Odoo 18 calls as ``odoo.http.root.session_store``."""
 
     def __init__(self, config: StoreConfig, session_class, filesystem_path=None):
         super().__init__(session_class)
+        if not config.key_secret:
+            raise ValueError("the session store needs a key secret")
         self.config = config
         self.prefix = config.prefix
+        self._secret = config.key_secret.encode()
         # The old store, read once per missing sid when migration is on.
         self.filesystem_path = filesystem_path
         self._client = None
@@ -109,22 +114,27 @@ class RedisSessionStore(sessions.SessionStore):
         return self._client
 
     def key(self, sid_or_identifier: str) -> str:
-        return self.prefix + sid_or_identifier[:42]
+        return self.prefix + "s:" + keys.digest(self._secret, sid_or_identifier[:42])
 
     def revoked_key(self, sid_or_identifier: str) -> str:
-        return self.prefix + "revoked:" + sid_or_identifier[:42]
+        return self.prefix + "r:" + keys.digest(self._secret, sid_or_identifier[:42])
 
-    def _save(self, operation, sid, payload, lifetime, old_sid=None, nx=False):
-        """SET ``sid`` (deleting ``old_sid``) unless either was revoked;
-        returns SAVED, REVOKED or NOT_SET."""
-        keys = [self.key(sid), self.revoked_key(sid)]
-        if old_sid:
-            keys += [self.key(old_sid), self.revoked_key(old_sid)]
+    def raw_keys(self, sid_or_identifier: str) -> list:
+        """Where 18.0.1.0 kept a session and its revocation: the identifier
+        itself (read to move what is left, revoked alike, never written)."""
+        identifier = sid_or_identifier[:42]
+        return [self.prefix + identifier, self.prefix + "revoked:" + identifier]
+
+    def _save(self, operation, sid, payload, lifetime, old_keys=(), nx=False):
+        """SET ``sid`` (deleting the session under ``old_keys``, [key,
+        marker]) unless either was revoked; returns SAVED, REVOKED or
+        NOT_SET."""
+        names = [self.key(sid), self.revoked_key(sid), *old_keys]
         if self._save_script is None:  # EVALSHA, loaded again after a failover
             self._save_script = self.client.register_script(SAVE_UNLESS_REVOKED)
         script = self._save_script
         args = [payload, lifetime, "1" if nx else "0"]
-        outcome = self._call(operation, lambda client: script(keys, args, client))
+        outcome = self._call(operation, lambda client: script(names, args, client))
         if outcome == REVOKED:
             metrics.FALLBACKS.labels("revoked_not_saved").inc()
         return outcome
@@ -234,8 +244,9 @@ class RedisSessionStore(sessions.SessionStore):
         return self.session_class({}, self.generate_key(), True)
 
     def _encode(self, session, lifetime: int) -> bytes:
+        check = keys.digest(self._secret, session.sid)
         return json.dumps(
-            {"sid": session.sid, "lifetime": lifetime, "data": dict(session)},
+            {"check": check, "lifetime": lifetime, "data": dict(session)},
             separators=(",", ":"),
         ).encode()
 
@@ -244,15 +255,20 @@ class RedisSessionStore(sessions.SessionStore):
             return None
         try:
             doc = json.loads(raw)
-            stored_sid, data = doc["sid"], doc["data"]
-            lifetime = int(doc["lifetime"])
+            data, lifetime = doc["data"], int(doc["lifetime"])
+            # A raw sid: a session stored by 18.0.1.0, being moved.
+            stored, presented = (
+                (doc["check"], keys.digest(self._secret, sid))
+                if "check" in doc
+                else (doc["sid"], sid)
+            )
         except (ValueError, KeyError, TypeError):
-            _logger.warning("session store: unreadable session %s..., ignored", sid[:8])
+            _logger.warning("session store: unreadable session %s..., ignored", sid[:4])
             return None
         if not (
-            isinstance(stored_sid, str)
+            isinstance(stored, str)
             and isinstance(data, dict)
-            and hmac.compare_digest(stored_sid.encode(), sid.encode())
+            and hmac.compare_digest(stored.encode(), presented.encode())
         ):
             return None  # same identifier, different sid: not this session
         return data, lifetime
@@ -260,16 +276,17 @@ class RedisSessionStore(sessions.SessionStore):
     def get(self, sid):
         if not self.is_valid_key(sid):
             return self.new()
-        key = self.key(sid)
+        key, raw_key = self.key(sid), self.raw_keys(sid)[0]
 
         def read(client):
             pipe = client.pipeline(transaction=False)
             pipe.get(key)
             pipe.ttl(key)
+            pipe.get(raw_key)
             return pipe.execute()
 
         try:
-            raw, ttl = self._call("get", read)
+            raw, ttl, unmoved = self._call("get", read)
         except SessionStoreUnavailable:
             if getattr(self._local, "best_effort", False):
                 session = self.new()
@@ -278,7 +295,7 @@ class RedisSessionStore(sessions.SessionStore):
             raise
         found = self._decode(sid, raw)
         if found is None:
-            return self._migrate(sid) or self.new()
+            return self._move_raw(sid, unmoved) or self._migrate(sid) or self.new()
         data, lifetime = found
         if 0 <= ttl < lifetime - refresh_step(lifetime):
             # Sliding expiry, without rewriting the session.
@@ -297,8 +314,8 @@ class RedisSessionStore(sessions.SessionStore):
     def delete(self, session):
         if not self.is_valid_key(session.sid):
             return
-        key = self.key(session.sid)
-        self._call("delete", lambda client: client.delete(key))
+        names = [self.key(session.sid), self.raw_keys(session.sid)[0]]
+        self._call("delete", lambda client: client.delete(*names))
 
     def rotate(self, session, env):
         from odoo.service import security
@@ -312,7 +329,8 @@ class RedisSessionStore(sessions.SessionStore):
         payload = self._encode(session, lifetime)
         # Atomic: the old key goes and the new one comes, unless the old
         # session was revoked meanwhile (then neither: it stays logged out).
-        self._save("rotate", session.sid, payload, lifetime, old_sid=old_sid)
+        old_keys = [self.key(old_sid), self.revoked_key(old_sid)] if old_sid else []
+        self._save("rotate", session.sid, payload, lifetime, old_keys=old_keys)
 
     def delete_from_identifiers(self, identifiers):
         """Device revoke: one DEL per 500 identifiers, never a SCAN, each
@@ -329,9 +347,11 @@ class RedisSessionStore(sessions.SessionStore):
 
             def revoke(client, chunk=chunk):
                 pipe = client.pipeline(transaction=True)  # markers and DEL at once
+                doomed = []
                 for identifier in chunk:
                     pipe.set(self.revoked_key(identifier), 1, ex=REVOKED_TTL)
-                pipe.delete(*[self.key(identifier) for identifier in chunk])
+                    doomed += [self.key(identifier), self.raw_keys(identifier)[0]]
+                pipe.delete(*doomed)
                 return pipe.execute()
 
             self._call("revoke", revoke)
@@ -350,71 +370,9 @@ class RedisSessionStore(sessions.SessionStore):
             def exists(client, chunk=chunk):
                 pipe = client.pipeline(transaction=False)
                 for identifier in chunk:
-                    pipe.exists(self.key(identifier))
+                    pipe.exists(self.key(identifier), self.raw_keys(identifier)[0])
                 return pipe.execute()
 
             found = self._call("get", exists)
             missing.update(i for i, hit in zip(chunk, found, strict=True) if not hit)
         return missing
-
-    def vacuum(self, max_lifetime=DEFAULT_LIFETIME):
-        """Redis expires sessions by itself (TTL). What is left: session files
-        of the filesystem store older than ``max_lifetime`` after a
-        switch-over, so the old store empties itself."""
-        started = time.perf_counter()
-        removed = 0
-        if self.filesystem_path and os.path.isdir(self.filesystem_path):
-            threshold = time.time() - max_lifetime
-            for path in glob.iglob(os.path.join(self.filesystem_path, "*", "*")):
-                with contextlib.suppress(OSError):
-                    if os.path.getmtime(path) < threshold:
-                        os.unlink(path)
-                        removed += 1
-        metrics.OPERATION_DURATION.labels("vacuum").observe(
-            time.perf_counter() - started
-        )
-        return removed
-
-    # -- switch-over ----------------------------------------------------------
-    def _filesystem_file(self, sid):
-        if not (self.config.migrate_filesystem and self.filesystem_path):
-            return None
-        path = os.path.join(self.filesystem_path, sid[:2], sid)
-        return path if os.path.isfile(path) else None
-
-    def _remove_filesystem_copies(self, identifier: str) -> None:
-        if not self.filesystem_path:
-            return
-        # An identifier is [A-Za-z0-9_-]: nothing a glob would expand.
-        directory = os.path.join(self.filesystem_path, identifier[:2])
-        for path in glob.glob(os.path.join(directory, identifier + "*")):
-            with contextlib.suppress(OSError):
-                os.unlink(path)
-
-    def _migrate(self, sid):
-        """A session still in the filesystem store: move it (no forced logout
-        on switch-over), unless it was revoked. Looked up once: the file is
-        gone afterwards."""
-        path = self._filesystem_file(sid)
-        if path is None:
-            return None
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except (OSError, ValueError):
-            _logger.warning("session store: unreadable session file for %s...", sid[:8])
-            return None
-        if not isinstance(data, dict):
-            return None
-        session = self.session_class(data, sid, False)
-        lifetime = self.lifetime(session)
-        payload = self._encode(session, lifetime)
-        # NX: a worker that migrated it first (and maybe saved since) wins.
-        outcome = self._save("save", sid, payload, lifetime, nx=True)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        if outcome == REVOKED:
-            return None  # revoked before it was ever moved: stays logged out
-        metrics.FALLBACKS.labels("filesystem_migrated").inc()
-        _logger.info("session store: moved session %s... from the filesystem", sid[:8])
-        return session

@@ -3,6 +3,7 @@
 
 import pytest
 
+from odoo.addons.peak_session_redis.lib import keys
 from odoo.addons.peak_session_redis.lib.config import (
     DEFAULT_PREFIX,
     ConfigError,
@@ -41,6 +42,26 @@ def test_password_only_from_env_and_masked():
     shown = str(config.masked())
     assert "urlpass" not in shown and "'p'" not in shown
     assert mask_url("redis://:pw@host:6379/0") == "redis://:***@host:6379/0"
+
+
+def test_key_secret_only_from_env_long_enough_and_masked():
+    with pytest.raises(ConfigError, match="PEAK_REDIS_KEY_SECRET"):
+        load(env={}, section={"url": "redis://h:1/0", "key_secret": "k" * 64})
+    with pytest.raises(ConfigError, match="too short"):
+        load(env={"PEAK_REDIS_KEY_SECRET": "short"}, section={})
+    config = load(env={"PEAK_REDIS_KEY_SECRET": "k" * 64}, section={})
+    assert config.key_secret == "k" * 64
+    assert "k" * 64 not in str(config.masked())
+
+
+def test_a_generated_secret_is_private_and_stable(tmp_path):
+    first = keys.secret_from_file(str(tmp_path / "data"))
+    path = tmp_path / "data" / keys.SECRET_FILE
+    assert path.stat().st_mode & 0o077 == 0
+    assert keys.secret_from_file(str(tmp_path / "data")) == first  # other workers
+    path.write_text("half")
+    with pytest.raises(ValueError, match="no usable secret"):
+        keys.secret_from_file(str(tmp_path / "data"))
 
 
 def test_sentinels():

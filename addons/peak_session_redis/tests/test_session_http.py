@@ -77,7 +77,7 @@ class TestSessionsInRedis(HttpCase):
         return sid
 
     def _key(self, sid):
-        return self.prefix + sid[:42]
+        return self.store.key(sid)
 
     def _logged_in_as(self, sid):
         """The uid the server sees for cookie ``sid`` (None: anonymous)."""

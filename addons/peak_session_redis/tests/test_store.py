@@ -21,6 +21,8 @@ from odoo.addons.peak_session_redis.lib.store import (
 
 from .common import RedisSentinel, RedisServer, command_calls, private_redis
 
+KEY_SECRET = secrets.token_hex(32)
+
 
 @pytest.fixture
 def redis_server():
@@ -30,6 +32,7 @@ def redis_server():
 @pytest.fixture
 def store(redis_server, tmp_path):
     config = StoreConfig(
+        key_secret=KEY_SECRET,
         url=redis_server.url,
         prefix=f"t{secrets.token_hex(4)}:",
         socket_timeout=0.5,
@@ -59,10 +62,10 @@ def test_round_trip_json_with_ttl_by_kind(store, redis_server):
     store.save(anonymous)
     user = _logged_in(store)
     store.save(user)
-    raw = client.get(store.prefix + user.sid[:42])
+    raw = client.get(store.key(user.sid))
     assert json.loads(raw)["data"]["uid"] == 2, "stored as JSON"
-    assert 590 <= client.ttl(store.prefix + anonymous.sid[:42]) <= 600
-    assert DEFAULT_LIFETIME - 10 <= client.ttl(store.prefix + user.sid[:42])
+    assert 590 <= client.ttl(store.key(anonymous.sid)) <= 600
+    assert DEFAULT_LIFETIME - 10 <= client.ttl(store.key(user.sid))
     loaded = store.get(user.sid)
     assert (loaded.sid, loaded.uid, loaded.is_new) == (user.sid, 2, False)
     assert store.get(anonymous.sid)["context"] == {"lang": "fr_FR"}
@@ -76,18 +79,18 @@ def test_a_visitors_cart_lives_as_long_as_odoo_keeps_sessions(store, redis_serve
         visitor = store.new()
         visitor.update(dict(data, context={"lang": "fr_FR"}, geoip={"country": "BE"}))
         store.save(visitor)
-        assert DEFAULT_LIFETIME - 10 <= client.ttl(store.prefix + visitor.sid[:42])
+        assert DEFAULT_LIFETIME - 10 <= client.ttl(store.key(visitor.sid))
     browsing = store.new()
     browsing.update({"context": {"lang": "fr_FR"}, "geoip": {}, "sale_order_id": None})
     store.save(browsing)
-    assert client.ttl(store.prefix + browsing.sid[:42]) <= 600
+    assert client.ttl(store.key(browsing.sid)) <= 600
 
 
 def test_sliding_expiry_rearms_without_rewriting(store, redis_server):
     client = redis_server.client()
     session = _logged_in(store)
     store.save(session)
-    key = store.prefix + session.sid[:42]
+    key = store.key(session.sid)
     before = command_calls(client)
     store.get(session.sid)
     after = command_calls(client)
@@ -106,7 +109,7 @@ def test_rotate_replaces_the_key_atomically(store, redis_server):
     old_sid = session.sid
     store.rotate(session, None)
     assert session.sid != old_sid and not session.should_rotate
-    assert client.exists(store.prefix + old_sid[:42]) == 0
+    assert client.exists(store.key(old_sid)) == 0
     assert store.get(session.sid).uid == 2
     assert store.get(old_sid).uid is None, "the old sid is an empty new session"
 
@@ -210,14 +213,17 @@ def test_filesystem_sessions_move_once(store, redis_server, tmp_path):
     moved_before = metrics.FALLBACKS.labels("filesystem_migrated")._value.get()
     assert store.get(old.sid).uid == 2, "still logged in after the switch"
     assert not os.path.exists(path), "moved, not copied"
-    assert redis_server.client().exists(store.prefix + old.sid[:42])
+    assert redis_server.client().exists(store.key(old.sid))
     assert store.get(old.sid).uid == 2
     moved = metrics.FALLBACKS.labels("filesystem_migrated")._value.get()
     assert moved == moved_before + 1
     # Turned off: the file stays and is not read.
     off = RedisSessionStore(
         StoreConfig(
-            url=store.config.url, prefix=store.prefix, migrate_filesystem=False
+            key_secret=KEY_SECRET,
+            url=store.config.url,
+            prefix=store.prefix,
+            migrate_filesystem=False,
         ),
         http.Session,
         filesystem_path=str(tmp_path),
@@ -285,6 +291,7 @@ def test_tls_and_password(tmp_path):
         def store_with(url, password):
             return RedisSessionStore(
                 StoreConfig(
+                    key_secret=KEY_SECRET,
                     url=url,
                     password=password,
                     prefix="tls:",
@@ -319,6 +326,7 @@ def test_sentinel_finds_the_master(tmp_path):
     try:
         store = RedisSessionStore(
             StoreConfig(
+                key_secret=KEY_SECRET,
                 sentinels=(("127.0.0.1", sentinel.port),),
                 sentinel_master=sentinel.master_name,
                 prefix=f"sentinel{secrets.token_hex(3)}:",
@@ -330,9 +338,10 @@ def test_sentinel_finds_the_master(tmp_path):
         session = _logged_in(store)
         store.save(session)
         assert store.get(session.sid).uid == 2
-        assert master.client().exists(store.prefix + session.sid[:42])
+        assert master.client().exists(store.key(session.sid))
         lost = RedisSessionStore(
             StoreConfig(
+                key_secret=KEY_SECRET,
                 sentinels=(("127.0.0.1", sentinel.port),),
                 sentinel_master="no-such-master",
                 socket_timeout=0.5,
@@ -344,3 +353,70 @@ def test_sentinel_finds_the_master(tmp_path):
             lost.get(session.sid)
     finally:
         sentinel.stop()
+
+
+def _all_of(client):
+    """Every key and value in Redis, as one text."""
+    return " ".join(
+        f"{key.decode()} {client.get(key) or b''!r}"
+        for key in client.scan_iter(count=1000)
+        if client.type(key) == b"string"
+    )
+
+
+def test_redis_never_holds_a_session_id(store, redis_server):
+    """A Redis backup, replica or neighbour reads keyed hashes only: no key
+    and no value gives a working cookie, nor the identifier device revoke
+    uses; without the secret the sessions cannot even be found."""
+    client = redis_server.client()
+    user, visitor = _logged_in(store), store.new()
+    visitor["sale_order_id"] = 7
+    for session in (user, visitor):
+        store.save(session)
+    store.rotate(user, None)
+    store.delete_from_identifiers([visitor.sid[:42]])
+    dump = _all_of(client)
+    assert store.prefix in dump  # the dump did read our keys...
+    for session in (user, visitor):
+        assert session.sid[:42] not in dump  # ...and no id, whole or part
+        assert session.sid[42:] not in dump
+    assert store.get(user.sid).uid == 2
+    other = RedisSessionStore(
+        StoreConfig(
+            url=store.config.url, prefix=store.prefix, key_secret=secrets.token_hex(32)
+        ),
+        http.Session,
+    )
+    assert other.get(user.sid).uid is None
+
+
+def _stored_by_18_0_1_0(store, client, session, lifetime=DEFAULT_LIFETIME):
+    """A session as the previous version kept it: under its identifier,
+    with the raw sid in the value."""
+    doc = {"sid": session.sid, "lifetime": lifetime, "data": dict(session)}
+    client.set(store.prefix + session.sid[:42], json.dumps(doc), ex=lifetime)
+
+
+def test_sessions_of_the_previous_version_move_on_first_use(store, redis_server):
+    client = redis_server.client()
+    kept, revoked, gone = (_logged_in(store) for _i in range(3))
+    for session in (kept, revoked, gone):
+        _stored_by_18_0_1_0(store, client, session)
+    # Revoked by the previous version (its marker), or by this one meanwhile.
+    client.set(store.prefix + "revoked:" + revoked.sid[:42], 1)
+    store.delete_from_identifiers([gone.sid[:42]])
+    moved = metrics.FALLBACKS.labels("raw_key_moved")._value.get()
+    assert store.get(kept.sid).uid == 2, "no logout at the upgrade"
+    assert metrics.FALLBACKS.labels("raw_key_moved")._value.get() == moved + 1
+    assert client.exists(store.prefix + kept.sid[:42]) == 0, "moved, not copied"
+    assert kept.sid not in client.get(store.key(kept.sid)).decode()
+    assert store.get(kept.sid).uid == 2
+    for session in (revoked, gone):
+        assert store.get(session.sid).uid is None
+    # Another sid under the same identifier is not that session.
+    twin = _logged_in(store)
+    twin.sid = kept.sid[:42] + store.generate_key()[:42]
+    _stored_by_18_0_1_0(store, client, twin)
+    impostor = kept.sid[:42] + store.generate_key()[:42]
+    assert store.get(impostor).uid is None
+    assert store.get_missing_session_identifiers([twin.sid[:42]]) == set()

@@ -90,6 +90,7 @@ def check_redis(cfg: DoctorConfig) -> list[Finding]:
                 fix,
             )
         ]
+    findings = [_key_secret_finding(store)]
     try:
         started = time.monotonic()
         companions.redis_ping(store, cfg.probe_timeout)
@@ -102,7 +103,8 @@ def check_redis(cfg: DoctorConfig) -> list[Finding]:
                 f"Redis unreachable at {store.target}: {type(exc).__name__}: "
                 f"{str(exc)[:200]}",
                 "check Redis and PEAK_REDIS_URL / PEAK_REDIS_SENTINELS",
-            )
+            ),
+            *findings,
         ]
     status = WARN if ms > 50 else PASS
     return [
@@ -111,8 +113,24 @@ def check_redis(cfg: DoctorConfig) -> list[Finding]:
             status,
             f"Redis answers PING in {ms:.1f} ms ({store.target})",
             "Redis latency over 50 ms slows every request" if status == WARN else "",
-        )
+        ),
+        *findings,
     ]
+
+
+def _key_secret_finding(store) -> Finding:
+    name = "session key secret"
+    if store.key_secret:
+        return Finding(name, PASS, "PEAK_REDIS_KEY_SECRET is set")
+    return Finding(
+        name,
+        WARN,
+        "PEAK_REDIS_KEY_SECRET is not set: each Odoo host hashes session keys "
+        "with a secret it generated in its data_dir, so a host that did not "
+        "create a session cannot find it",
+        "fine for one host; with several, give them all the same "
+        "PEAK_REDIS_KEY_SECRET (openssl rand -hex 32)",
+    )
 
 
 def check_metrics_protected(cfg: DoctorConfig) -> list[Finding]:

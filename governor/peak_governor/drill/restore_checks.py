@@ -101,6 +101,8 @@ def _odoo_shell(copy: RestoredCopy, opts: DrillOptions, script: str):
     ):
         if env.get(mine) and not env.get(boto):
             env[boto] = env[mine]
+    # Read what the bucket holds, not this host's copies of it.
+    env["PEAK_S3_CACHE_MAX_BYTES"] = "0"
     try:
         done = subprocess.run(
             argv,
