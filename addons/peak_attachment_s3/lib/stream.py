@@ -22,6 +22,9 @@ class S3Stream(Stream):
     sha1 = None  # checked on read (``etag`` may be changed by ir.binary)
     chunked = False
     presigned = False  # a redirect to S3, signed when the response is made
+    #: called when the object is not found: its bytes brought back from the
+    #: GC's quarantine, or None
+    recover = None
     _data = None
 
     @property
@@ -32,8 +35,18 @@ class S3Stream(Stream):
             try:
                 self._data = self.store.get_cached(self.key, self.sha1)
             except S3Error as exc:
-                raise S3StorageError(str(exc)) from exc
+                self._data = self._recovered(exc)
+                if self._data is None:
+                    raise S3StorageError(str(exc)) from exc
         return self._data
+
+    def _recovered(self, exc):
+        if exc.reason != "not_found" or self.recover is None:
+            return None
+        try:
+            return self.recover()
+        except S3Error:
+            return None
 
     @data.setter
     def data(self, value):
@@ -62,7 +75,12 @@ class S3Stream(Stream):
         try:
             body, length = self.store.open(self.key)
         except S3Error as exc:
-            raise S3StorageError(str(exc)) from exc
+            self._data = self._recovered(exc)
+            if self._data is None:
+                raise S3StorageError(str(exc)) from exc
+            return super().get_response(
+                as_attachment, immutable, content_security_policy, **send_file_kwargs
+            )
         if as_attachment is None:
             as_attachment = self.as_attachment
         if immutable is None:

@@ -243,6 +243,9 @@ class IrAttachment(models.Model):
             sha1=s3config.checksum_of(self.store_fname),
             chunked=(self.file_size or 0) >= cfg.stream_min_bytes,
         )
+        # Collected by a database that did not need it any more?
+        fname = self.store_fname
+        stream.recover = lambda: self._peak_s3_unquarantine(store, fname)
         # Images may be resized by ir.binary, which reads them: never redirect.
         large_document = not (self.mimetype or "").startswith("image/")
         size = self.file_size or 0

@@ -66,6 +66,18 @@ class S3Mixin:
             found += [item["Key"] for item in page.get("Contents", [])]
         return found
 
+    def quarantine(self, checksum):
+        """Move an object where the GC of a database that no longer used it
+        leaves it; its key."""
+        key = f"{self.prefix}{checksum[:2]}/{checksum}"
+        self.client.copy_object(
+            Bucket=self.bucket,
+            Key="quarantine/" + key,
+            CopySource={"Bucket": self.bucket, "Key": key},
+        )
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+        return key
+
     def object_bytes(self, checksum):
         key = f"{self.prefix}{checksum[:2]}/{checksum}"
         return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()

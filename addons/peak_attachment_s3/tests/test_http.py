@@ -32,6 +32,16 @@ class TestS3Http(S3HttpCase):
             f"/web/content/{self.attachment.id}?download=true", **kwargs
         )
 
+    def test_downloads_bring_back_a_quarantined_object(self):
+        for stream_min_bytes in (1, 10_000_000):  # streamed, then in memory
+            self.set_s3_env(stream_min_bytes=stream_min_bytes)
+            key = self.quarantine(self.attachment.checksum)
+            with self.assertLogs("odoo.addons.peak_attachment_s3", "WARNING"):
+                response = self._download()
+            self.assertEqual(response.status_code, 200)
+            self.assertEqual(response.content, self.raw)
+            self.client.head_object(Bucket=self.bucket, Key=key)  # put back
+
     def test_small_download_in_memory(self):
         self.set_s3_env(stream_min_bytes=10_000_000)
         response = self._download()

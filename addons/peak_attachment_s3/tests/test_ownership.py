@@ -117,14 +117,8 @@ class TestOwnership(S3Case):
         attachment = self.Attachment.create(
             {"name": "needed.pdf", "raw": raw, "mimetype": "application/pdf"}
         )
-        key = f"{self.prefix}{attachment.checksum[:2]}/{attachment.checksum}"
         # As another database collecting this prefix would have left it.
-        self.client.copy_object(
-            Bucket=self.bucket,
-            Key="quarantine/" + key,
-            CopySource={"Bucket": self.bucket, "Key": key},
-        )
-        self.client.delete_object(Bucket=self.bucket, Key=key)
+        key = self.quarantine(attachment.checksum)
         attachment.invalidate_recordset()
         with self.assertLogs("odoo.addons.peak_attachment_s3", "WARNING"):
             self.assertEqual(attachment.raw, raw)

@@ -68,9 +68,13 @@ class QueueJobChannel(models.Model):
             )
 
     def _compute_job_counts(self):
+        # Counts only: jobs themselves (arguments, tracebacks) are for queue
+        # managers (queue_job's group), not every Peak user.
         counts = {
             (channel, state): count
-            for channel, state, count in self.env["queue.job"]._read_group(
+            for channel, state, count in self.env["queue.job"]
+            .sudo()
+            ._read_group(
                 [("channel", "in", self.mapped("complete_name"))],
                 ["channel", "state"],
                 ["__count"],
