@@ -314,7 +314,7 @@ def test_token_paths_create_no_session_and_write_nothing(prefork):
     assert not changed, f"a scrape wrote to the database: {changed}"
 
 
-def _scrape_from(base: str, source_ip: str, token: str = TOKEN):
+def _scrape_from(base: str, source_ip: str, token: str = TOKEN, headers=None):
     """GET /metrics from another loopback source address (Linux routes all
     of 127.0.0.0/8 to lo), to exercise the allow-list for real."""
     host, port = base.removeprefix("http://").split(":")
@@ -322,7 +322,8 @@ def _scrape_from(base: str, source_ip: str, token: str = TOKEN):
         host, int(port), timeout=30, source_address=(source_ip, 0)
     )
     try:
-        conn.request("GET", "/metrics", headers={"Authorization": f"Bearer {token}"})
+        headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+        conn.request("GET", "/metrics", headers=headers)
         response = conn.getresponse()
         return response.status, response.read().decode()
     finally:
@@ -337,11 +338,20 @@ def test_config_section_allow_list_and_one_process_registry(tmp_path):
         {"PEAK_METRICS_TOKEN": "", "PROMETHEUS_MULTIPROC_DIR": None},
         section={"token": TOKEN, "allow": "10.0.0.0/8, 127.0.0.2/32"},
         workers=0,
+        proxy_mode=True,
     )
     try:
         status, _headers, text = scrape(base)  # from 127.0.0.1
         assert status == 403
         assert "not in PEAK_METRICS_ALLOW" in text
+        # Straight to Odoo's port, claiming to come from an allowed address:
+        # proxy_mode believes it for remote_addr, the allow-list must not.
+        spoofed = {
+            "X-Forwarded-Host": "odoo.example.com",
+            "X-Forwarded-For": "10.1.2.3",
+        }
+        status, text = _scrape_from(base, "127.0.0.1", headers=spoofed)
+        assert status == 403, text
         status, text = _scrape_from(base, "127.0.0.2", token="wrong-token-0123456789")
         assert status == 401
         status, text = _scrape_from(base, "127.0.0.2")

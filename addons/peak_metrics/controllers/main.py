@@ -63,7 +63,7 @@ class MetricsController(http.Controller):
         decision = access.check(
             config,
             request.httprequest.headers.get("Authorization"),
-            request.httprequest.remote_addr,
+            access.peer_address(request.httprequest.environ),
         )
         if decision.status != 200:
             headers = [("Content-Type", "text/plain; charset=utf-8")]

@@ -14,6 +14,16 @@ class Decision:
     message: str
 
 
+def peer_address(environ) -> str | None:
+    """The address of the TCP peer. Under ``proxy_mode`` Odoo rewrites
+    ``REMOTE_ADDR`` from ``X-Forwarded-For``, which anyone reaching the port
+    directly can write: the allow-list reads the address werkzeug's ProxyFix
+    kept aside instead (Prometheus scrapes Odoo directly, not through the
+    edge)."""
+    original = environ.get("werkzeug.proxy_fix.orig") or {}
+    return original.get("REMOTE_ADDR") or environ.get("REMOTE_ADDR")
+
+
 def check(config, authorization: str | None, remote_addr: str | None) -> Decision:
     """200 when allowed; 403 without a configured token or from an address
     outside the allow-list; 401 for a missing or wrong token."""

@@ -92,6 +92,16 @@ def test_allow_list_is_checked_before_the_token():
     assert access.check(loaded, None, "10.0.0.1").status == 401
 
 
+def test_the_allow_list_reads_the_peer_never_x_forwarded_for():
+    # What werkzeug's ProxyFix leaves in the environ under proxy_mode.
+    fixed = {
+        "REMOTE_ADDR": "10.1.2.3",  # from X-Forwarded-For
+        "werkzeug.proxy_fix.orig": {"REMOTE_ADDR": "203.0.113.9"},
+    }
+    assert access.peer_address(fixed) == "203.0.113.9"
+    assert access.peer_address({"REMOTE_ADDR": "10.1.2.3"}) == "10.1.2.3"
+
+
 @pytest.mark.parametrize(
     "path, group",
     [
