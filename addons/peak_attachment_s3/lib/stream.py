@@ -22,8 +22,8 @@ class S3Stream(Stream):
     sha1 = None  # checked on read (``etag`` may be changed by ir.binary)
     chunked = False
     presigned = False  # a redirect to S3, signed when the response is made
-    #: called when the object is not found: its bytes brought back from the
-    #: GC's quarantine, or None
+    #: ``recover(exc)`` after a failed read: the bytes brought back from the
+    #: GC's quarantine, or None (``ir.attachment._peak_s3_recover``)
     recover = None
     _data = None
 
@@ -41,12 +41,7 @@ class S3Stream(Stream):
         return self._data
 
     def _recovered(self, exc):
-        if exc.reason != "not_found" or self.recover is None:
-            return None
-        try:
-            return self.recover()
-        except S3Error:
-            return None
+        return self.recover(exc) if self.recover is not None else None
 
     @data.setter
     def data(self, value):

@@ -187,12 +187,9 @@ class IrAttachment(models.Model):
         try:
             return store.get_cached(key, s3config.checksum_of(fname))
         except S3Error as exc:
-            if exc.reason == "not_found":
-                # Collected by a database that did not need it any more?
-                with contextlib.suppress(S3Error):
-                    data = self._peak_s3_unquarantine(store, fname)
-                    if data is not None:
-                        return data
+            data = self._peak_s3_recover(store, fname, exc)
+            if data is not None:
+                return data
             _logger.error("read of %s from S3 failed: %s", fname, exc)
             if exc.reason == "not_found":
                 message = _(
@@ -212,6 +209,17 @@ class IrAttachment(models.Model):
                     reason=self._peak_s3_reason(exc),
                 )
             raise S3StorageError(message) from exc
+
+    @api.model
+    def _peak_s3_recover(self, store, fname, exc):
+        """After a read that failed with ``exc``: the object brought back from
+        the GC's quarantine (collected by a database that did not need it any
+        more), or None."""
+        if exc.reason != "not_found":
+            return None
+        with contextlib.suppress(S3Error):
+            return self._peak_s3_unquarantine(store, fname)
+        return None
 
     @api.model
     def _file_delete(self, fname):
@@ -243,9 +251,8 @@ class IrAttachment(models.Model):
             sha1=s3config.checksum_of(self.store_fname),
             chunked=(self.file_size or 0) >= cfg.stream_min_bytes,
         )
-        # Collected by a database that did not need it any more?
         fname = self.store_fname
-        stream.recover = lambda: self._peak_s3_unquarantine(store, fname)
+        stream.recover = lambda exc: self._peak_s3_recover(store, fname, exc)
         # Images may be resized by ir.binary, which reads them: never redirect.
         large_document = not (self.mimetype or "").startswith("image/")
         size = self.file_size or 0

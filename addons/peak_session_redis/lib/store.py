@@ -276,17 +276,16 @@ class RedisSessionStore(Switchover, sessions.SessionStore):
     def get(self, sid):
         if not self.is_valid_key(sid):
             return self.new()
-        key, raw_key = self.key(sid), self.raw_keys(sid)[0]
+        key = self.key(sid)
 
         def read(client):
             pipe = client.pipeline(transaction=False)
             pipe.get(key)
             pipe.ttl(key)
-            pipe.get(raw_key)
             return pipe.execute()
 
         try:
-            raw, ttl, unmoved = self._call("get", read)
+            raw, ttl = self._call("get", read)
         except SessionStoreUnavailable:
             if getattr(self._local, "best_effort", False):
                 session = self.new()
@@ -295,7 +294,7 @@ class RedisSessionStore(Switchover, sessions.SessionStore):
             raise
         found = self._decode(sid, raw)
         if found is None:
-            return self._move_raw(sid, unmoved) or self._migrate(sid) or self.new()
+            return self._move_raw(sid) or self._migrate(sid) or self.new()
         data, lifetime = found
         if 0 <= ttl < lifetime - refresh_step(lifetime):
             # Sliding expiry, without rewriting the session.

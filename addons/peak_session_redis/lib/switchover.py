@@ -21,8 +21,8 @@ REVOKED = -1
 
 
 class Switchover:
-    """Mixed into RedisSessionStore (which provides ``_save``, ``_decode``,
-    ``_encode``, ``lifetime``, ``raw_keys``)."""
+    """Mixed into RedisSessionStore (which provides ``_call``, ``_save``,
+    ``_decode``, ``_encode``, ``lifetime``, ``raw_keys``)."""
 
     def vacuum(self, max_lifetime=DEFAULT_LIFETIME):
         """Redis expires sessions by itself (TTL). What is left: session files
@@ -42,22 +42,28 @@ class Switchover:
         )
         return removed
 
-    def _move_raw(self, sid, raw):
-        """A session stored under its identifier by 18.0.1.0: store it under
-        the keyed hash and delete the old key, in one script (unless it was
-        revoked, under either name)."""
-        found = self._decode(sid, raw)
-        if found is None:
-            return None
-        session = self.session_class(found[0], sid, False)
+    def _adopt(self, sid, data, old_keys=()):
+        """Store ``data``, found in an older store, as session ``sid`` (NX: a
+        worker that moved it first, and maybe saved since, wins), deleting
+        ``old_keys``; the session, or None when it was revoked meanwhile."""
+        session = self.session_class(data, sid, False)
         lifetime = self.lifetime(session)
         payload = self._encode(session, lifetime)
-        outcome = self._save(
-            "save", sid, payload, lifetime, old_keys=self.raw_keys(sid), nx=True
-        )
-        if outcome == REVOKED:
+        outcome = self._save("save", sid, payload, lifetime, old_keys=old_keys, nx=True)
+        return None if outcome == REVOKED else session
+
+    def _move_raw(self, sid):
+        """A session stored under its identifier by 18.0.1.0: stored under
+        the keyed hash and the old key deleted, in one script (unless it was
+        revoked, under either name). Looked up on a miss only: a session found
+        under its hashed key costs no second read."""
+        old_keys = self.raw_keys(sid)
+        found = self._decode(sid, self._call("get", lambda c: c.get(old_keys[0])))
+        if found is None:
             return None
-        metrics.FALLBACKS.labels("raw_key_moved").inc()
+        session = self._adopt(sid, found[0], old_keys=old_keys)
+        if session is not None:
+            metrics.FALLBACKS.labels("raw_key_moved").inc()
         return session
 
     def _filesystem_file(self, sid):
@@ -90,14 +96,10 @@ class Switchover:
             return None
         if not isinstance(data, dict):
             return None
-        session = self.session_class(data, sid, False)
-        lifetime = self.lifetime(session)
-        payload = self._encode(session, lifetime)
-        # NX: a worker that migrated it first (and maybe saved since) wins.
-        outcome = self._save("save", sid, payload, lifetime, nx=True)
+        session = self._adopt(sid, data)
         with contextlib.suppress(OSError):
             os.unlink(path)
-        if outcome == REVOKED:
+        if session is None:
             return None  # revoked before it was ever moved: stays logged out
         metrics.FALLBACKS.labels("filesystem_migrated").inc()
         _logger.info("session store: moved session %s... from the filesystem", sid[:8])
