@@ -72,6 +72,7 @@ from peak_governor.daemon import conninfo
 from peak_governor.sensor import Sensor
 
 _logger = logging.getLogger("peak.bench")
+ROOT = Path(__file__).resolve().parents[1]
 
 TARGET_RATIO = 0.99
 INTERVAL_S = 1.0  # the governor's default --interval
@@ -896,9 +897,18 @@ def _table(result):
     return "\n".join(lines) + "\n"
 
 
+CONTRACT_SQL = ROOT / "addons" / "peak_queue" / "data" / "peak_queue_contract.sql"
+
+
 def _create_database(dsn, db_name):
     with connect(dsn, "postgres", "peak-bench") as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
+    # The DB contract as peak_queue installs it: the sensor reads sessions
+    # through peak_queue_sessions() (v5). The bodies name Odoo's tables,
+    # absent here: checked when called, as at an install.
+    with connect(dsn, db_name, "peak-bench") as conn:
+        conn.execute("SET check_function_bodies = off")
+        conn.execute(CONTRACT_SQL.read_text())
 
 
 def run_benchmark(args, settings, dsn, db_name):

@@ -15,7 +15,8 @@
 # Arguments:
 #   (none)            run the role
 #   --opt ...         run the role with extra Odoo options appended
-#   init              install PEAK_ODOO_INIT_MODULES in PEAK_DB_NAME, then exit
+#   init              install those of PEAK_ODOO_INIT_MODULES that PEAK_DB_NAME
+#                     lacks, give the administrator PEAK_ADMIN_PASSWORD, exit
 #   upgrade           update PEAK_ODOO_UPGRADE_MODULES (-u) in PEAK_DB_NAME,
 #                     then exit (the k8s odoo-upgrade Job; see k8s/README.md)
 #   render            write odoo.conf and print the role's odoo-bin flags, then
@@ -34,7 +35,12 @@
 # Variables (defaults in parentheses):
 #   PEAK_DB_HOST, PEAK_DB_USER, PEAK_DB_PASSWORD, PEAK_DB_NAME   required
 #   PEAK_DB_PORT (5432), PEAK_DB_SSLMODE (prefer), PEAK_DB_MAXCONN (32)
+#   PGSSLROOTCERT   the database's CA certificate, required by verify-ca/-full
 #   PEAK_ODOO_ADMIN_PASSWORD (random: database manager unusable)
+#   PEAK_ADMIN_PASSWORD or PEAK_ADMIN_PASSWORD_FILE   required by `init`: the
+#     password of Odoo's administrator (login admin) instead of the "admin"
+#     of Odoo's base data; 12 characters or more. Set once, while the account
+#     still accepts "admin": a password changed in Odoo is never overwritten
 #   PEAK_ODOO_WORKERS (web 2, queue max capacity + 1),
 #     PEAK_ODOO_MAX_CRON_THREADS (2)
 #   PEAK_ODOO_SERVER_WIDE_MODULES (base,web,peak_session_redis,peak_metrics;
@@ -106,12 +112,56 @@ bool() {
     esac
 }
 
+# The administrator's password for `init`, from the environment or a file
+# (a mounted secret); refused when missing or weak, before Odoo starts.
+admin_user_password() {
+    pw=${PEAK_ADMIN_PASSWORD:-}
+    if [ -z "$pw" ] && [ -n "${PEAK_ADMIN_PASSWORD_FILE:-}" ]; then
+        [ -r "$PEAK_ADMIN_PASSWORD_FILE" ] \
+            || die "PEAK_ADMIN_PASSWORD_FILE $PEAK_ADMIN_PASSWORD_FILE is not readable"
+        pw=$(cat "$PEAK_ADMIN_PASSWORD_FILE") || exit $?
+    fi
+    [ -n "$pw" ] || die "init needs the administrator's password: set PEAK_ADMIN_PASSWORD or PEAK_ADMIN_PASSWORD_FILE (Odoo's base data would leave admin/admin)"
+    case $pw in
+        *"$NL"*) die "the administrator's password contains a newline" ;;
+    esac
+    [ "${#pw}" -ge 12 ] || die "the administrator's password must have 12 characters or more"
+    [ "$pw" != admin ] || die "the administrator's password must not be 'admin'"
+    printf '%s' "$pw"
+}
+
+# Give the administrator PEAK_ADMIN_PASSWORD while it still accepts "admin"
+# (a fresh database); odoo shell runs the script read from stdin, and the
+# password travels in the environment, never on a command line.
+set_admin_password() {
+    "$ODOO_PYTHON" "$ODOO_BIN" shell -c "$ODOO_RC" --no-http --log-level=warn <<'PY'
+import os
+
+admin = env.ref("base.user_admin")
+env.cr.execute("SELECT COALESCE(password, '') FROM res_users WHERE id = %s", [admin.id])
+stored = env.cr.fetchone()[0]
+if stored and admin._crypt_context().verify("admin", stored):
+    admin.password = os.environ["PEAK_ADMIN_PASSWORD"]
+    env.cr.commit()
+    print("peak-entrypoint: administrator password set from PEAK_ADMIN_PASSWORD")
+else:
+    print("peak-entrypoint: administrator password already changed: kept")
+PY
+}
+
 random_secret() {
     od -An -N32 -tx1 /dev/urandom | tr -d ' \n'
 }
 
 write_config() {
     require PEAK_DB_HOST PEAK_DB_USER PEAK_DB_PASSWORD PEAK_DB_NAME
+    # libpq would look for ~/.postgresql/root.crt and fail at the first query.
+    case ${PEAK_DB_SSLMODE:-prefer} in
+        verify-ca | verify-full)
+            [ -r "${PGSSLROOTCERT:-}" ] \
+                || die "PEAK_DB_SSLMODE=$PEAK_DB_SSLMODE needs PGSSLROOTCERT (the database's CA certificate)"
+            ;;
+    esac
 
     # Without a master password Odoo falls back to "admin", which guards the
     # database manager RPC (create/drop/dump). If none is provided, use a
@@ -245,25 +295,54 @@ except OSError as exc:  # URLError and HTTPError are OSErrors
 PY
 }
 
-db_probe() {
-    python3 - <<'PY'
+# The database, from Python (psycopg2 is Odoo's): `probe` connects;
+# `missing-modules` prints those of PEAK_ODOO_INIT_MODULES the database lacks
+# (all of them when it or Odoo's tables do not exist yet). `-i` on an
+# installed module reloads its data as at a first install, noupdate records
+# included: it would, among others, give the administrator the password
+# "admin" again.
+db_helper() {
+    python3 - "$1" <<'PY'
 import os
 import sys
 
 import psycopg2
 
-try:
-    psycopg2.connect(
+
+def connect(timeout):
+    return psycopg2.connect(
         host=os.environ["PEAK_DB_HOST"],
         port=os.environ.get("PEAK_DB_PORT", "5432"),
         user=os.environ["PEAK_DB_USER"],
         password=os.environ["PEAK_DB_PASSWORD"],
         dbname=os.environ["PEAK_DB_NAME"],
         sslmode=os.environ.get("PEAK_DB_SSLMODE", "prefer"),
-        connect_timeout=5,
-    ).close()
-except psycopg2.Error as exc:
-    sys.exit(f"database check failed: {exc}")
+        connect_timeout=timeout,
+    )
+
+
+if sys.argv[1] == "probe":
+    try:
+        connect(5).close()
+    except psycopg2.Error as exc:
+        sys.exit(f"database check failed: {exc}")
+    sys.exit(0)
+
+wanted = [m.strip() for m in os.environ["PEAK_ODOO_INIT_MODULES"].split(",") if m.strip()]
+installed = set()
+try:
+    conn = connect(10)
+except psycopg2.OperationalError as exc:
+    if "does not exist" not in str(exc):
+        sys.exit(f"database check failed: {exc}")
+else:  # a database Odoo has not created yet has nothing installed
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('ir_module_module') IS NOT NULL")
+        if cur.fetchone()[0]:
+            cur.execute("SELECT name FROM ir_module_module WHERE state = 'installed'")
+            installed = {row[0] for row in cur.fetchall()}
+    conn.close()
+print(",".join(m for m in wanted if m not in installed))
 PY
 }
 
@@ -272,7 +351,7 @@ healthcheck() {
         web | queue) http_probe "http://127.0.0.1:$HTTP_PORT/web/health" ;;
         websocket) http_probe "http://127.0.0.1:$GEVENT_PORT/web/health" ;;
         # No HTTP server in the cron role: check that it can reach its database.
-        cron) db_probe ;;
+        cron) db_helper probe ;;
         *) die "unknown PEAK_ODOO_ROLE '$ROLE'" ;;
     esac
 }
@@ -305,10 +384,18 @@ case ${1:-} in
         shift
         require PEAK_ODOO_INIT_MODULES
         unset PROMETHEUS_MULTIPROC_DIR
+        PEAK_ADMIN_PASSWORD=$(admin_user_password) || exit $?
+        export PEAK_ADMIN_PASSWORD
         write_config
-        log "installing modules into '$PEAK_DB_NAME': $PEAK_ODOO_INIT_MODULES"
-        exec "$ODOO_PYTHON" "$ODOO_BIN" -c "$ODOO_RC" --no-http --workers=0 --max-cron-threads=0 \
-            -i "$PEAK_ODOO_INIT_MODULES" --stop-after-init "$@"
+        missing=$(db_helper missing-modules) || die "cannot read the installed modules of '$PEAK_DB_NAME'"
+        if [ -n "$missing" ]; then
+            log "installing modules into '$PEAK_DB_NAME': $missing"
+            "$ODOO_PYTHON" "$ODOO_BIN" -c "$ODOO_RC" --no-http --workers=0 --max-cron-threads=0 \
+                -i "$missing" --stop-after-init "$@"
+        else
+            log "'$PEAK_DB_NAME' already has $PEAK_ODOO_INIT_MODULES (use upgrade to update them)"
+        fi
+        set_admin_password
         ;;
     upgrade)
         shift

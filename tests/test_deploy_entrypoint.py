@@ -38,10 +38,11 @@ def base_env(tmp_path: Path, **extra) -> dict:
     return env
 
 
-def entrypoint(tmp_path, *args, **env):
+def entrypoint(tmp_path, *args, stdin=None, **env):
     return subprocess.run(
         ["sh", str(ENTRYPOINT), *args],
         env=base_env(tmp_path, **env),
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
@@ -171,6 +172,10 @@ def test_admin_password_is_random_unless_given(tmp_path):
             "PEAK_QUEUE_JOB_MAX_CAPACITY must be a whole number",
         ),
         ({"PEAK_ODOO_PROXY_MODE": "maybe"}, "not a boolean: 'maybe'"),
+        (
+            {"PEAK_DB_SSLMODE": "verify-full"},
+            "PEAK_DB_SSLMODE=verify-full needs PGSSLROOTCERT",
+        ),
     ],
 )
 def test_bad_settings_are_refused_and_leave_no_config(tmp_path, env, message):
@@ -297,3 +302,102 @@ def test_odoo_starts_from_the_rendered_config(tmp_path):
                 proc.wait()
         log.close()
     assert stopped_in_time, "Odoo did not stop within 20 s of SIGTERM"
+
+
+ADMIN_PASSWORD = "a-long-admin-secret-not-admin"
+
+
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({}, "init needs the administrator's password"),
+        ({"PEAK_ADMIN_PASSWORD": "short"}, "12 characters or more"),
+        ({"PEAK_ADMIN_PASSWORD_FILE": "/nonexistent"}, "is not readable"),
+    ],
+)
+def test_init_refuses_to_leave_the_default_administrator(tmp_path, env, message):
+    result = entrypoint(
+        tmp_path, "init", ODOO_BIN="/bin/false", PEAK_ODOO_INIT_MODULES="base", **env
+    )
+    assert result.returncode == 64
+    assert message in result.stderr
+    assert not (tmp_path / "odoo.conf").exists()  # refused before anything
+
+
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_init_reads_the_administrator_password_from_a_file(tmp_path, source):
+    """A mounted secret, or stdin (`kubectl exec -i`, k8s/README.md)."""
+    secret = tmp_path / "admin-password"
+    secret.write_text(ADMIN_PASSWORD + "\n")
+    result = entrypoint(
+        tmp_path,
+        "init",
+        stdin=ADMIN_PASSWORD + "\n" if source == "stdin" else None,
+        ODOO_BIN="/bin/false",
+        PEAK_ODOO_INIT_MODULES="base",
+        PEAK_ADMIN_PASSWORD_FILE=str(secret) if source == "file" else "/dev/stdin",
+        PEAK_DB_HOST="127.0.0.1",
+        PEAK_DB_PORT="1",  # nothing listens: the step after the password check
+    )
+    assert result.returncode == 64, result.stderr
+    assert "administrator's password" not in result.stderr
+    assert "cannot read the installed modules of 'peak'" in result.stderr
+    assert ADMIN_PASSWORD not in result.stderr + result.stdout
+
+
+def _admin_hash(database: str) -> str:
+    from pg import sql
+
+    return sql(
+        "SELECT password FROM res_users WHERE login = 'admin'", database=database
+    )[0][0]
+
+
+@needs_db
+def test_init_gives_a_fresh_database_the_administrator_password(tmp_path):
+    """The probe of the issue: a database made by Odoo alone keeps admin/admin
+    (the doctor fails); `init` replaces it with PEAK_ADMIN_PASSWORD (the
+    doctor passes), and a password changed since is never overwritten."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from peak_dev.odoo import addons_path
+    from peak_dev.settings import load
+    from pg import sql
+
+    import odoo
+
+    from peak_governor.doctor.accounts import accepts
+
+    database = f"{DB}_init"[:63]
+    odoo_bin = Path(odoo.__file__).resolve().parents[1] / "odoo-bin"
+    env = {
+        "ODOO_BIN": str(odoo_bin),
+        "PEAK_DB_HOST": os.environ.get("PEAK_DB_HOST") or "/var/run/postgresql",
+        "PEAK_DB_PORT": os.environ.get("PEAK_DB_PORT", "5432"),
+        "PEAK_DB_USER": os.environ.get("PEAK_DB_USER", "peak"),
+        "PEAK_DB_NAME": database,
+        "PEAK_ODOO_ADDONS_PATH": addons_path(load()),
+        "PEAK_ODOO_DATA_DIR": str(tmp_path / "data"),
+        "PEAK_ODOO_INIT_MODULES": "base",
+    }
+    sql(f'DROP DATABASE IF EXISTS "{database}"')
+    try:
+        bare = entrypoint(tmp_path, "odoo", "-i", "base", "--stop-after-init", **env)
+        assert bare.returncode == 0, bare.stderr[-2000:]
+        assert accepts(_admin_hash(database), "admin")  # what the issue found
+
+        first = entrypoint(tmp_path, "init", PEAK_ADMIN_PASSWORD=ADMIN_PASSWORD, **env)
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert "administrator password set" in first.stdout
+        stored = _admin_hash(database)
+        assert accepts(stored, ADMIN_PASSWORD) and not accepts(stored, "admin")
+        assert ADMIN_PASSWORD not in first.stdout + first.stderr
+
+        again = entrypoint(
+            tmp_path, "init", PEAK_ADMIN_PASSWORD="another-long-secret", **env
+        )
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert "already has base" in again.stderr  # no -i: data not reloaded
+        assert "already changed: kept" in again.stdout
+        assert accepts(_admin_hash(database), ADMIN_PASSWORD)
+    finally:
+        sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')

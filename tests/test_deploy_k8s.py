@@ -420,18 +420,27 @@ def test_each_tenant_renders_alone_into_its_namespace(overlays, tenant):
     assert len(shared) == len(docs) - 1  # the same resources, plus the Namespace
 
 
-# What the deployment keeps in odoo-peak-secrets (never rendered), per overlay:
-# the shared platform's Redis URL; the dedicated Sentinels' password only.
+# What the deployment keeps in its Secrets (never rendered), per overlay: the
+# shared platform's Redis URL and the tenant user's password; the dedicated
+# Redis' and Sentinels' passwords.
 KEY_SECRET = {"PEAK_REDIS_KEY_SECRET": "k" * 64}
 SECRETS = {
-    "dedicated": {"PEAK_REDIS_PASSWORD": "x" * 24, **KEY_SECRET},
-    "shared": {"PEAK_REDIS_URL": "rediss://redis.platform:6380/0", **KEY_SECRET},
+    "dedicated": {
+        "PEAK_REDIS_PASSWORD": "x" * 24,
+        "PEAK_REDIS_SENTINEL_PASSWORD": "y" * 24,
+        **KEY_SECRET,
+    },
+    "shared": {
+        "PEAK_REDIS_URL": "rediss://redis.platform:6380/0",
+        "PEAK_REDIS_PASSWORD": "z" * 24,
+        **KEY_SECRET,
+    },
 }
 
 
 @pytest.mark.parametrize("overlay", sorted(SECRETS))
 def test_odoo_environment_passes_the_doctor_settings_checks(
-    overlays, overlay, monkeypatch
+    overlays, overlay, monkeypatch, tmp_path
 ):
     """The doctor (and Settings > Readiness) read S3 and Redis with the
     addons' own loaders: what the overlay gives Odoo passes (probes stubbed)."""
@@ -453,6 +462,10 @@ def test_odoo_environment_passes_the_doctor_settings_checks(
             {e["name"]: e["value"] for e in pod["containers"][0]["env"] if "value" in e}
         )
         env.update(SECRETS[overlay], PEAK_METRICS_TOKEN="t" * 32)
+        if "PEAK_REDIS_TLS_CA_FILE" in env:  # mounted in the pod (checked by
+            ca = tmp_path / "ca.crt"  # test_deploy_k8s_security)
+            ca.write_text("CA")
+            env["PEAK_REDIS_TLS_CA_FILE"] = str(ca)
         cfg = doctor.DoctorConfig(environ=env)
         for finding in doctor.check_s3(cfg) + doctor.check_redis(cfg):
             assert finding.status == doctor.PASS, f"{overlay}/{ns}: {finding}"

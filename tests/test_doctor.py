@@ -683,3 +683,49 @@ def test_cli_wiring_keeps_the_governor_commands():
         cwd=Path(__file__).parent,
     )
     assert done.returncode == 0 and "--pgbackrest-stanza" in done.stdout
+
+
+# --- the administrator's password ---------------------------------------------
+
+
+def test_stored_passwords_are_verified_as_odoo_does():
+    from passlib.context import CryptContext
+
+    from peak_governor.doctor.accounts import accepts
+
+    # Odoo's own context (res.users._crypt_context), default rounds.
+    stored = CryptContext(["pbkdf2_sha512", "plaintext"], deprecated=["plaintext"])
+    admin_hash = stored.hash("admin")
+    assert accepts(admin_hash, "admin")
+    assert not accepts(admin_hash, "Admin")
+    assert not accepts(stored.hash("a long secret"), "admin")
+    assert accepts("admin", "admin")  # plain text, as very old databases
+    assert not accepts("", "admin")
+    assert not accepts("$pbkdf2-sha512$x$y", "admin")  # malformed
+    assert not accepts("$2b$12$somebcrypthash", "admin")
+
+
+@needs_db
+def test_the_doctor_fails_while_admin_accepts_admin(peak_cur):
+    from passlib.context import CryptContext
+
+    cur = peak_cur
+    hashing = CryptContext(["pbkdf2_sha512"])
+    cur.execute(
+        "UPDATE res_users SET password = %s WHERE login = 'admin'",
+        (hashing.hash("admin"),),
+    )
+    (finding,) = doctor.check_admin_password(cur)
+    assert (finding.status, finding.message) == (
+        FAIL,
+        "login admin still accepts the password 'admin'",
+    )
+    assert "PEAK_ADMIN_PASSWORD" in finding.fix
+    cur.execute(
+        "UPDATE res_users SET password = %s WHERE login = 'admin'",
+        (hashing.hash("correct horse battery staple"),),
+    )
+    (finding,) = doctor.check_admin_password(cur)
+    assert finding.status == PASS
+    checks = _by_check(doctor.run_checks(cur, DoctorConfig()))
+    assert checks["administrator password"].status == PASS

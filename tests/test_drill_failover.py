@@ -49,11 +49,11 @@ def stack(tmp_path_factory, seaweed_s3):
     workdir = tmp_path_factory.mktemp("failover")
     admin = lab.pg.dsn()
     with psycopg.connect(admin, autocommit=True) as conn:
-        for role, extra in (("peak", ""), (GOVERNOR_ROLE, " IN ROLE pg_monitor")):
+        for role in ("peak", GOVERNOR_ROLE):
             if not conn.execute(
                 "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)
             ).fetchone():
-                conn.execute(f"CREATE ROLE {role} LOGIN{extra}")
+                conn.execute(f"CREATE ROLE {role} LOGIN")
         conn.execute(f"DROP DATABASE IF EXISTS {FAILOVER_DB} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {FAILOVER_DB} OWNER peak")
     copy_peak_schema(lab.pg.dsn("peak", FAILOVER_DB))

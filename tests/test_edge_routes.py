@@ -70,3 +70,35 @@ def test_the_rest_reaches_odoo_with_browser_hardening(edge):
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
     assert headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def _logged(edge, path_start, timeout_s=10.0):
+    """The access-log entry of the request whose path starts so."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for entry in edge.requests():
+            if entry.get("RequestPath", "").startswith(path_start):
+                return entry
+        time.sleep(0.1)
+    raise AssertionError(f"no access-log entry for {path_start}")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/my/orders/7?access_token={secret}",
+        "/web/reset_password?db=peak&token={secret}",
+        "/web/signup?token={secret}&redirect=%2Fodoo",
+        "/mail/view?model=sale.order&res_id=7&access_token={secret}",
+    ],
+)
+def test_the_access_log_keeps_no_token_from_the_query(edge, path):
+    """Portal access tokens, password-reset and signup tokens ride in the
+    query string: the request is logged (path, status, route), never them."""
+    secret = f"SECRET{time.monotonic_ns()}"
+    status, _body, _headers = _get(edge, path.format(secret=secret))
+    assert status == 200
+    entry = _logged(edge, path.split("?", 1)[0])
+    assert entry["RequestPath"] == path.split("?", 1)[0]
+    assert entry["DownstreamStatus"] == 200 and entry["RouterName"]
+    assert secret not in edge.access_log.read_text()

@@ -31,7 +31,7 @@ def private_pg():
     try:
         with psycopg.connect(server.dsn("postgres"), autocommit=True) as admin:
             admin.execute("CREATE ROLE peak LOGIN")
-            admin.execute(f"CREATE ROLE {GOVERNOR_ROLE} LOGIN IN ROLE pg_monitor")
+            admin.execute(f"CREATE ROLE {GOVERNOR_ROLE} LOGIN")
             admin.execute(f"CREATE DATABASE {PRIVATE_DB} OWNER peak")
         copy_peak_schema(server.dsn("peak", PRIVATE_DB))
         yield server

@@ -90,6 +90,11 @@ DESELECTED = {
         "file in the filestore"
         for name in ("test_static20_web_assets", "test_static21_web_assets")
     },
+    "test_http/tests/test_webjson.py::TestHttpWebJson_1::test_webjson_list_args": (
+        "expects [ and ] unescaped in the redirect URL; since 3.0.3 Werkzeug "
+        "percent-encodes them on Python < 3.12 too (pallets/werkzeug#2828), and "
+        "the test's own check of the redirected request's result still passes"
+    ),
     "base/tests/test_ir_attachment.py::TestIrAttachment::test_01_store_in_db": (
         "PEAK_S3_ENABLED decides the storage, over the ir_attachment.location "
         "parameter the test sets"

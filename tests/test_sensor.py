@@ -2,7 +2,16 @@
 
 import psycopg
 import pytest
-from pg import INTERACTIVE, LockScene, connect, hot_rows, job_tag, needs_db, sql
+from pg import (
+    GOVERNOR_ROLE,
+    INTERACTIVE,
+    LockScene,
+    connect,
+    hot_rows,
+    job_tag,
+    needs_db,
+    sql,
+)
 
 from peak_governor.sensor import SAMPLE_SQL, Sensor
 
@@ -16,7 +25,9 @@ def table():
 
 
 def _sample():
-    with connect("peak-governor") as conn:
+    # As the governor's own role: no pg_monitor, sessions through the
+    # contract's peak_queue_sessions() (v5).
+    with connect("peak-governor", user=GOVERNOR_ROLE) as conn:
         return Sensor(conn.info.dbname).sample(conn)
 
 
@@ -76,7 +87,7 @@ def test_blocking_pids_is_only_called_for_waiters():
 
 
 def test_deadlock_delta_is_never_negative(table):
-    with connect("peak-governor") as conn:
+    with connect("peak-governor", user=GOVERNOR_ROLE) as conn:
         sensor = Sensor(conn.info.dbname)
         sensor.sample(conn)
         sensor._last_deadlocks = 10**9  # as after a statistics reset
@@ -92,7 +103,7 @@ def test_sample_fails_cleanly_when_the_connection_is_gone():
 
 
 def test_conflicts_are_increments_and_jobs_in_a_transaction_are_busy():
-    with connect("peak-governor") as conn:
+    with connect("peak-governor", user=GOVERNOR_ROLE) as conn:
         sensor = Sensor(conn.info.dbname)
         assert sensor.sample(conn).conflicts_delta == {}  # first look: totals
         for sequence in ("interactive", "interactive", "critical"):
@@ -117,7 +128,7 @@ def test_conflicts_are_increments_and_jobs_in_a_transaction_are_busy():
 
 
 def test_database_without_conflict_counters_reports_none(table):
-    with connect("peak-governor") as conn:
+    with connect("peak-governor", user=GOVERNOR_ROLE) as conn:
         sensor = Sensor(conn.info.dbname)
         sensor._has_conflicts = False  # as with a peak_queue before contract v3
         sensor.sample(conn)

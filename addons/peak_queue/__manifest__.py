@@ -3,7 +3,7 @@
     "name": "Peak Queue",
     "summary": "Priority classes, fail-safe pause leases and DB-session attribution "
     "for OCA queue_job channels",
-    "version": "18.0.1.2.2",
+    "version": "18.0.1.3.0",
     "category": "Peak Operations",
     "website": "https://github.com/odoo-peak/odoo-peak",
     "author": "Odoo Peak",

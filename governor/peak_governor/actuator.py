@@ -73,6 +73,15 @@ class Actuator:
         with conn.cursor() as cur:
             cur.execute(contract.MISSING_PRIVILEGES_SQL)
             missing = [row[0] for row in cur.fetchall()]
+            cur.execute(contract.EXCESS_PRIVILEGES_SQL)
+            excess = [row[0] for row in cur.fetchall()]
+        if excess:
+            _logger.warning(
+                "the governor's role has more than it needs on %s: %s "
+                "(revoke them, see docs/security.md)",
+                self.database,
+                ", ".join(excess),
+            )
         if missing:
             raise ContractError(
                 f"the governor's role lacks {', '.join(missing)} on {self.database} "

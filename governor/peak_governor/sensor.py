@@ -20,27 +20,30 @@ from . import attribution, contract
 from .model import Activity, Backend, Sample, Waiter
 
 SAMPLE_SQL = """
-WITH waiting AS (
+WITH sessions AS MATERIALIZED (
+    -- This database's sessions without their query text (contract v5): the
+    -- governor's role is not a member of pg_monitor.
+    SELECT * FROM peak_queue_sessions()
+), waiting AS (
     SELECT a.pid, a.application_name, a.state,
            EXTRACT(EPOCH FROM clock_timestamp() - a.query_start)::float8 AS query_s,
            EXTRACT(EPOCH FROM clock_timestamp() - (
                SELECT min(l.waitstart) FROM pg_locks l
                 WHERE l.pid = a.pid AND NOT l.granted))::float8 AS wait_s,
            pg_blocking_pids(a.pid) AS blockers
-      FROM pg_stat_activity a
-     WHERE a.datname = current_database() AND a.wait_event_type = 'Lock'
-       AND a.pid <> pg_backend_pid()
+      FROM sessions a
+     WHERE a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid()
 ), blocking AS (
     SELECT a.pid, a.application_name, a.state,
            EXTRACT(EPOCH FROM clock_timestamp() - a.query_start)::float8 AS query_s
-      FROM pg_stat_activity a
+      FROM sessions a
      WHERE a.pid IN (SELECT unnest(blockers) FROM waiting)
 ), busy AS (
     -- Jobs inside a transaction: the suspects of a conflict (conflicts.py).
     SELECT a.pid, a.application_name, a.state,
            EXTRACT(EPOCH FROM clock_timestamp() - a.query_start)::float8 AS query_s
-      FROM pg_stat_activity a
-     WHERE a.datname = current_database() AND a.xact_start IS NOT NULL
+      FROM sessions a
+     WHERE a.xact_start IS NOT NULL
        AND a.application_name LIKE 'pk1|job|%'
 ), demand AS (
     -- Protected work (requests, critical and operational jobs), running or
@@ -48,8 +51,8 @@ WITH waiting AS (
     SELECT a.pid, EXTRACT(EPOCH FROM a.state_change)::float8 AS changed_at,
            EXTRACT(EPOCH FROM clock_timestamp() - a.state_change)::float8 AS age_s,
            a.state <> 'idle' AS active
-      FROM pg_stat_activity a
-     WHERE a.datname = current_database() AND a.state_change IS NOT NULL
+      FROM sessions a
+     WHERE a.state_change IS NOT NULL
        AND (a.application_name LIKE 'pk1|http|%'
             OR a.application_name LIKE 'pk1|job|critical|%'
             OR a.application_name LIKE 'pk1|job|operational|%')

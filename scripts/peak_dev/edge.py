@@ -61,7 +61,13 @@ def render_static(port: int, ping_port: int, dynamic: Path, access_log: Path) ->
             },
             "providers": {"file": {"filename": str(dynamic)}},
             "ping": {"entryPoint": "traefik"},
-            "accessLog": {"filePath": str(access_log), "format": "json"},
+            "accessLog": {
+                "filePath": str(access_log),
+                "format": "json",
+                # Portal access_token, password-reset and signup tokens ride
+                # in the query string: log the path, never the query.
+                "fields": {"queryParameters": {"defaultMode": "drop"}},
+            },
             "log": {"level": "INFO"},
             "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
         },

@@ -88,7 +88,8 @@ def drop_database(settings: Settings, name: str) -> None:
 
 
 def ensure_governor_role(settings: Settings, role: str) -> bool:
-    """Create the governor's login role (member of pg_monitor) when missing.
+    """Create the governor's login role (no predefined role: contract v5)
+    when missing, and take back pg_monitor, which earlier releases gave it.
 
     Needs the superuser once; peak_queue then grants the rest itself at
     install and upgrade. Returns False (and logs why) when it cannot.
@@ -101,11 +102,18 @@ def ensure_governor_role(settings: Settings, role: str) -> bool:
     with admin, admin.cursor() as cr:
         cr.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
         if not cr.fetchone():
+            cr.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+            _logger.info("created PostgreSQL role %s", role)
+        cr.execute(
+            "SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid"
+            " JOIN pg_roles u ON u.oid = m.member"
+            " WHERE r.rolname = 'pg_monitor' AND u.rolname = %s",
+            [role],
+        )
+        if cr.fetchone():
             cr.execute(
-                sql.SQL("CREATE ROLE {} LOGIN IN ROLE pg_monitor").format(
-                    sql.Identifier(role)
-                )
+                sql.SQL("REVOKE pg_monitor FROM {}").format(sql.Identifier(role))
             )
-            _logger.info("created PostgreSQL role %s (pg_monitor)", role)
+            _logger.info("took pg_monitor back from role %s (not needed)", role)
     admin.close()
     return True

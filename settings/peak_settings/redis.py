@@ -3,8 +3,8 @@
 file > defaults.
 
 Shared with ``peak-governor doctor``, so it reads a deployment exactly as Odoo
-does (Sentinels without ``PEAK_REDIS_URL`` included). The password is read
-from the environment only, never from the file.
+does (Sentinels without ``PEAK_REDIS_URL`` included). The passwords (Redis'
+and the Sentinels') are read from the environment only, never from the file.
 """
 
 import os
@@ -19,6 +19,8 @@ ENV_PREFIX = "PEAK_REDIS_"
 DEFAULT_PREFIX = "peak:session:"
 MIN_KEY_SECRET_CHARS = 32
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9:_.-]{1,64}$")
+#: read from the environment only
+ENV_ONLY = ("password", "sentinel_password", "key_secret")
 ConfigError = SettingError
 # (low, high) of the numbers
 BOUNDS = {
@@ -34,7 +36,16 @@ class StoreConfig:
     url: str = ""
     sentinels: tuple = ()  # ((host, port), ...)
     sentinel_master: str = ""
+    #: Redis ACL user (a shared Redis gives each tenant its own); default user
+    #: when empty
+    username: str = ""
     password: str = ""
+    #: ``requirepass`` of the Sentinels (environment only)
+    sentinel_password: str = ""
+    #: TLS to the Sentinels and to the master they name (a URL says rediss://)
+    sentinel_tls: bool = False
+    #: CA bundle that signs the server certificates (rediss:// or Sentinel TLS)
+    tls_ca_file: str = ""
     #: keys and values hold HMACs of session ids under it (environment only)
     key_secret: str = ""
     prefix: str = DEFAULT_PREFIX
@@ -60,7 +71,7 @@ class StoreConfig:
         out = {}
         for field in fields(self):
             value = getattr(self, field.name)
-            if field.name in ("password", "key_secret"):
+            if field.name in ENV_ONLY:
                 value = "***" if value else ""
             elif field.name == "url":
                 value = mask_url(value)
@@ -98,7 +109,7 @@ def load(env: dict | None = None, section: dict | None = None) -> StoreConfig:
     """Read and validate the settings; raise SettingError on a bad value."""
     env = os.environ if env is None else env
     section = dict(section or {})
-    for secret in ("password", "key_secret"):
+    for secret in ENV_ONLY:
         if section.get(secret):
             raise ConfigError(
                 f"[{SECTION}] {secret} is not read from the config file: "
@@ -111,7 +122,7 @@ def load(env: dict | None = None, section: dict | None = None) -> StoreConfig:
         section=section,
         section_name=SECTION,
         bounds=BOUNDS,
-        skip=("password", "key_secret"),
+        skip=ENV_ONLY,
     )
     values = {name: value for name, (value, _source) in found.items()}
     url = values.get("url", "").strip()
@@ -146,9 +157,49 @@ def load(env: dict | None = None, section: dict | None = None) -> StoreConfig:
             f"env {ENV_PREFIX}KEY_SECRET is too short: "
             f"{MIN_KEY_SECRET_CHARS} characters or more (openssl rand -hex 32)"
         )
-    return StoreConfig(
-        password=env.get(ENV_PREFIX + "PASSWORD", ""), key_secret=key_secret, **values
-    )
+    secrets = {name: env.get(ENV_PREFIX + name.upper(), "") for name in ENV_ONLY}
+    _check_access(found, values, secrets)
+    return StoreConfig(**secrets, **values)
+
+
+def _check_access(found: dict, values: dict, secrets: dict) -> None:
+    """Credentials and TLS settings that cannot work together are refused
+    here, not ignored (a CA file nobody uses would hide plain text). Without
+    a store (no URL, no Sentinels: e.g. the upgrade Job) nothing connects."""
+    url, sentinels = values["url"], values["sentinels"]
+    if not (url or sentinels):
+        return
+    if secrets["sentinel_password"] and not sentinels:
+        raise ConfigError("PEAK_REDIS_SENTINEL_PASSWORD needs PEAK_REDIS_SENTINELS")
+    if values.get("sentinel_tls") and not sentinels:
+        raise refuse(
+            found["sentinel_tls"][1],
+            True,
+            "needs PEAK_REDIS_SENTINELS (with a URL, use rediss://)",
+        )
+    username = values.get("username", "").strip()
+    if username:
+        if not secrets["password"]:
+            raise refuse(
+                found["username"][1], username, "needs env PEAK_REDIS_PASSWORD"
+            )
+        if url and urlsplit(url).username:
+            raise refuse(
+                found["username"][1], username, "and a user in PEAK_REDIS_URL: one"
+            )
+    values["username"] = username
+    ca_file = values.get("tls_ca_file", "").strip()
+    if ca_file:
+        tls = values.get("sentinel_tls") or urlsplit(url).scheme == "rediss"
+        if not tls:
+            raise refuse(
+                found["tls_ca_file"][1],
+                ca_file,
+                "needs rediss:// in PEAK_REDIS_URL or PEAK_REDIS_SENTINEL_TLS=true",
+            )
+        if not os.path.isfile(ca_file) or not os.access(ca_file, os.R_OK):
+            raise refuse(found["tls_ca_file"][1], ca_file, "is not a readable file")
+    values["tls_ca_file"] = ca_file
 
 
 def make_client(config: StoreConfig, timeout: float | None = None):
@@ -168,19 +219,34 @@ def make_client(config: StoreConfig, timeout: float | None = None):
         "retry_on_timeout": False,
         "health_check_interval": 30,
         "client_name": "odoo-peak-sessions",
+        # No CLIENT SETINFO: a tenant's ACL user grants only what the store
+        # needs (k8s/components/shared-tenant).
+        "lib_name": None,
+        "lib_version": None,
     }
+    if config.username:
+        common["username"] = config.username
     if config.password:
         common["password"] = config.password
+    tls = {"ssl_ca_certs": config.tls_ca_file} if config.tls_ca_file else {}
     if config.sentinels:
         from redis.sentinel import Sentinel
 
+        if config.sentinel_tls:
+            # Sentinels name the master by its host name: checked against
+            # the certificate, as every address the client dials.
+            tls.update(ssl=True, ssl_cert_reqs="required", ssl_check_hostname=True)
+        sentinel_kwargs = {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": connect_timeout,
+            **tls,
+        }
+        if config.sentinel_password:
+            sentinel_kwargs["password"] = config.sentinel_password
         sentinel = Sentinel(
-            list(config.sentinels),
-            sentinel_kwargs={
-                "socket_timeout": socket_timeout,
-                "socket_connect_timeout": connect_timeout,
-            },
-            **common,
+            list(config.sentinels), sentinel_kwargs=sentinel_kwargs, **common
         )
-        return sentinel.master_for(config.sentinel_master, **common)
-    return redis.Redis.from_url(config.url, **common)
+        return sentinel.master_for(config.sentinel_master, **common, **tls)
+    if urlsplit(config.url).scheme != "rediss":
+        tls = {}
+    return redis.Redis.from_url(config.url, **common, **tls)

@@ -50,7 +50,15 @@ class PeakMode(models.AbstractModel):
         return mode, until
 
     @api.model
+    def _check_internal(self):
+        # Public methods answer any logged-in user's RPC: periods and windows
+        # (when the warehouse runs its waves) are not for portal users.
+        if not (self.env.su or self.env.user._is_internal()):
+            raise AccessError(_("Peak mode is for internal users only."))
+
+    @api.model
     def get_state(self, at: datetime | None = None) -> windows.PeakModeState:
+        self._check_internal()
         mode, until = self._read_setting()
         periods = self.env["peak.period"]._active_periods()
         return windows.effective_peak_mode(mode, until, periods, at or self._now())

@@ -26,6 +26,21 @@ class TestPeakMode(TransactionCase):
         )
         cls.env["peak.period"].search([]).action_archive()
 
+    def test_portal_users_cannot_read_peak_periods_or_windows(self):
+        self._period_around_now()
+        portal = new_test_user(self.env, "peak_portal", groups="base.group_portal")
+        with self.assertRaisesRegex(AccessError, "internal users only"):
+            self.PeakMode.with_user(portal).get_status()
+        with self.assertRaisesRegex(AccessError, "internal users only"):
+            self.PeakMode.with_user(portal).get_state()
+        # Any internal user still asks, Peak groups or not; sudo too.
+        clerk = new_test_user(self.env, "peak_clerk", groups="base.group_user")
+        status = self.PeakMode.with_user(clerk).get_status()
+        self.assertEqual(status["period"], "Black Friday week")
+        self.assertTrue(
+            self.PeakMode.with_user(portal).sudo().get_status()["peak_mode"]
+        )
+
     def _logs(self):
         return self.Log.search([])
 

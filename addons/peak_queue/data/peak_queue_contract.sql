@@ -1,5 +1,6 @@
--- Odoo Peak DB contract v4: pause leases on queue_job channels, conflict
--- counters, preemption of a job idle in its transaction.
+-- Odoo Peak DB contract v5: pause leases on queue_job channels, conflict
+-- counters, preemption of a job idle in its transaction, and (v5) reads of
+-- Odoo's tables through definer functions that return only what is needed.
 -- Documented in docs/db-contract.md; the governor calls these functions, the
 -- Odoo UI too, so validation lives here, once. Executed on every install and
 -- upgrade of peak_queue (peak.queue.lease.init); CREATE OR REPLACE keeps it
@@ -9,11 +10,16 @@
 -- Least privilege (v2): every function that writes (or signals) is SECURITY DEFINER, owned
 -- by Odoo's role (whoever runs this file), with a pinned search_path so a
 -- caller cannot shadow a table or an operator with its own schema. The
--- governor's role gets EXECUTE on them and only SELECT on the tables: the
--- functions are the only way to write a lease, an event or the leader row.
+-- governor's role gets EXECUTE on them and only SELECT on the contract's own
+-- tables: the functions are the only way to write a lease, an event or the
+-- leader row. Since v5 it reads no Odoo table but queue_job_channel (no
+-- ir_config_parameter: database.secret is there; no queue_job: job arguments
+-- and tracebacks are) and needs no pg_monitor (which shows every session's
+-- query text, literals included): the read functions at the end of this file
+-- return the few columns it uses.
 
 CREATE OR REPLACE FUNCTION peak_queue_contract_version() RETURNS integer
-LANGUAGE sql IMMUTABLE AS $$ SELECT 4 $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT 5 $$;
 
 -- The priority class of a channel: its own, else its closest ancestor's,
 -- else 'operational' (the documented default, e.g. for jobs in root).
@@ -425,8 +431,63 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
       FROM peak_queue_conflicts_operational
 $$;
 
+-- v5: what the governor reads of Odoo, and nothing more. Definer functions,
+-- so its role needs no grant on ir_config_parameter, queue_job or pg_monitor.
+
+-- The governor's settings and the protected intervals peak_base publishes.
+CREATE OR REPLACE FUNCTION peak_queue_settings()
+RETURNS TABLE (key text, value text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT p.key::text, p.value::text FROM ir_config_parameter p
+     WHERE p.key LIKE 'peak\_governor.%' OR p.key = 'peak_base.protected_intervals'
+$$;
+
+-- The full channel of jobs whose attribution tag kept only its tail.
+CREATE OR REPLACE FUNCTION peak_queue_job_channels(p_uuids text[])
+RETURNS TABLE (uuid text, channel text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT j.uuid::text, j.channel::text FROM queue_job j
+     WHERE j.uuid = ANY(p_uuids[1:1000])
+$$;
+
+-- p95 run time and count of the background and bulk jobs done in the last
+-- day: the default lead of the pre-window drain.
+CREATE OR REPLACE FUNCTION peak_queue_job_durations()
+RETURNS TABLE (p95_seconds double precision, jobs bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY
+               EXTRACT(EPOCH FROM j.date_done - j.date_started)),
+           count(*)
+      FROM queue_job j JOIN queue_job_channel c ON c.complete_name = j.channel
+     WHERE j.state = 'done' AND j.date_started IS NOT NULL
+       AND j.date_done > (now() AT TIME ZONE 'utc') - interval '1 day'
+       AND peak_queue_channel_class(c.id) IN ('background', 'bulk')
+$$;
+
+-- This database's sessions as the sensor needs them: no query text, no
+-- client address, no user. Running as Odoo's role, it sees the state and
+-- timings of Odoo's own sessions (the ones that matter); other roles'
+-- sessions show only pid and application_name, as to anyone.
+CREATE OR REPLACE FUNCTION peak_queue_sessions()
+RETURNS TABLE (pid integer, application_name text, state text,
+               wait_event_type text, query_start timestamptz,
+               xact_start timestamptz, state_change timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT a.pid, a.application_name, a.state, a.wait_event_type,
+           a.query_start, a.xact_start, a.state_change
+      FROM pg_stat_activity a
+     WHERE a.datname = current_database() AND a.backend_type = 'client backend'
+$$;
+
+-- KEDA's queue-depth scaler: a count, nothing else (its own role, v5).
+CREATE OR REPLACE FUNCTION peak_queue_pending_jobs()
+RETURNS bigint
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS $$
+    SELECT count(*) FROM queue_job WHERE state IN ('pending', 'enqueued')
+$$;
+
 -- Only Odoo's role (the owner) and the roles it grants EXECUTE to (the
--- governor's, see peak.queue.lease._grant_governor_role) may write through
+-- governor's and KEDA's, see peak.queue.lease._grant_governor_role) may call
 -- these: a definer function callable by PUBLIC would hand the owner's rights
 -- to every role of the cluster.
 REVOKE ALL ON FUNCTION
@@ -436,5 +497,10 @@ REVOKE ALL ON FUNCTION
     peak_queue_governor_heartbeat(text, integer, text, text),
     peak_queue_governor_resign(text),
     peak_queue_job_preempt(integer, text, text, text, jsonb),
-    peak_queue_conflicts()
+    peak_queue_conflicts(),
+    peak_queue_settings(),
+    peak_queue_job_channels(text[]),
+    peak_queue_job_durations(),
+    peak_queue_sessions(),
+    peak_queue_pending_jobs()
 FROM PUBLIC;

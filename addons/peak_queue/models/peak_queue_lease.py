@@ -5,13 +5,12 @@ import os
 from pathlib import Path
 
 import psycopg2
-from psycopg2 import sql
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import config
 
-from ..lib import activity
+from ..lib import activity, grants
 
 _logger = logging.getLogger(__name__)
 
@@ -20,38 +19,20 @@ CONTRACT_SQL = (
 )
 INVALID_PARAMETER = "22023"
 DEFAULT_GOVERNOR_ROLE = "peak_governor"
-# The governor's least privilege (docs/db-contract.md, v2): it reads these
-# tables and writes only through the contract's SECURITY DEFINER functions.
-GOVERNOR_READS = [
-    "queue_job_channel",
-    "queue_job",
-    "ir_config_parameter",
-    "peak_queue_lease",
-    "peak_queue_lease_event",
-    "peak_queue_governor_leader",
-]
-# Tables contract v1 let the governor write: revoked on upgrade.
-GOVERNOR_NO_WRITE = [
-    "peak_queue_lease",
-    "peak_queue_lease_event",
-    "peak_queue_governor_leader",
-]
-GOVERNOR_NO_SEQUENCES = ["peak_queue_lease_id_seq", "peak_queue_lease_event_id_seq"]
-GOVERNOR_FUNCTIONS = [
-    "peak_queue_lease_acquire(text, text, text, jsonb, integer, boolean)",
-    "peak_queue_lease_release(text, text, text)",
-    "peak_queue_lease_expire()",
-    "peak_queue_governor_heartbeat(text, integer, text, text)",
-    "peak_queue_governor_resign(text)",
-    "peak_queue_job_preempt(integer, text, text, text, jsonb)",
-    "peak_queue_conflicts()",
-]
+DEFAULT_KEDA_ROLE = "peak_keda"
 
 
 def governor_role() -> str:
     """env PEAK_GOVERNOR_ROLE > [peak_queue] governor_role > peak_governor."""
     return os.environ.get("PEAK_GOVERNOR_ROLE") or config.get_misc(
         "peak_queue", "governor_role", DEFAULT_GOVERNOR_ROLE
+    )
+
+
+def keda_role() -> str:
+    """env PEAK_KEDA_ROLE > [peak_queue] keda_role > peak_keda."""
+    return os.environ.get("PEAK_KEDA_ROLE") or config.get_misc(
+        "peak_queue", "keda_role", DEFAULT_KEDA_ROLE
     )
 
 
@@ -111,40 +92,20 @@ class PeakQueueLease(models.Model):
         self.env.cr.execute(CONTRACT_SQL.read_text())
 
     def _grant_governor_role(self):
-        """Give the governor's role (when it exists) exactly the grants of the
-        contract. Called by ``peak.queue.lease.event.init()``: the last of the
-        contract's tables to exist on a first install. Membership in
-        pg_monitor needs a superuser: the deployment creates the role with it
-        (docker/postgres/initdb, CloudNativePG)."""
-        role = governor_role()
-        self.env.cr.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
-        if not self.env.cr.fetchone():
-            _logger.info("no PostgreSQL role %s: governor grants skipped", role)
-            return
-        role_sql = sql.Identifier(role)
-        self.env.cr.execute(
-            sql.SQL("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON {} FROM {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, GOVERNOR_NO_WRITE)), role_sql
-            )
-        )
-        self.env.cr.execute(
-            sql.SQL("REVOKE ALL ON SEQUENCE {} FROM {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, GOVERNOR_NO_SEQUENCES)),
-                role_sql,
-            )
-        )
-        self.env.cr.execute(
-            sql.SQL("GRANT SELECT ON {} TO {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, GOVERNOR_READS)), role_sql
-            )
-        )
-        # Signatures are constants of this module, not user input.
-        self.env.cr.execute(
-            sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
-                sql.SQL(", ").join(map(sql.SQL, GOVERNOR_FUNCTIONS)), role_sql
-            )
-        )
-        _logger.info("granted the governor's least privilege to role %s", role)
+        """Give the governor's and KEDA's roles (those that exist) exactly
+        their grants (lib/grants.py). Called by
+        ``peak.queue.lease.event.init()``: the last of the contract's tables
+        to exist on a first install. Creating the roles is the deployment's
+        job (docker/postgres/initdb, CloudNativePG managed roles)."""
+        for role, grant in (
+            (governor_role(), grants.grant_governor),
+            (keda_role(), grants.grant_keda),
+        ):
+            if not grants.role_exists(self.env.cr, role):
+                _logger.info("no PostgreSQL role %s: its grants are skipped", role)
+                continue
+            grant(self.env.cr, role)
+            _logger.info("granted least privilege to PostgreSQL role %s", role)
 
     def _compute_evidence_text(self):
         for lease in self:

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Creates the least-privilege login role used by peak-governor, like the CNPG
-# managed role in k8s/base/postgres-cluster.yaml (member of pg_monitor, no
-# other privilege). The postgres image runs this once, on an empty volume.
+# managed role in k8s/base/postgres-cluster.yaml: no predefined role (no
+# pg_monitor), peak_queue grants it the contract's functions at install
+# (docs/db-contract.md). The postgres image runs this once, on an empty volume.
 # The password is passed as a psql variable, never spliced into SQL text.
 set -eu
 
@@ -10,6 +11,6 @@ set -eu
 psql --no-psqlrc -v ON_ERROR_STOP=1 \
     -v governor_password="$PEAK_GOVERNOR_DB_PASSWORD" \
     --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" <<'SQL'
-CREATE ROLE peak_governor LOGIN PASSWORD :'governor_password' IN ROLE pg_monitor;
-COMMENT ON ROLE peak_governor IS 'peak-governor sidecar (read-only monitoring)';
+CREATE ROLE peak_governor LOGIN PASSWORD :'governor_password';
+COMMENT ON ROLE peak_governor IS 'peak-governor sidecar (leases through the contract functions)';
 SQL

@@ -14,13 +14,15 @@ One module per thing checked: :mod:`.postgres` (server and role settings,
 autovacuum, indexes), :mod:`.jobs` (queue_job, channels, the governor's
 leadership and leases, protected intervals), :mod:`.backups` (WAL archiving,
 the newest pgBackRest backup), :mod:`.services` (S3, Redis, ``/metrics``);
-:mod:`.report` holds the findings and their output, :mod:`.config` the
-settings. This module runs the checks in order (:func:`run_checks`) and is
-the CLI (:func:`main`); every name is importable from here.
+:mod:`.accounts` (Odoo's administrator password); :mod:`.report` holds the
+findings and their output, :mod:`.config` the settings. This module runs the
+checks in order (:func:`run_checks`) and is the CLI (:func:`main`); every
+name is importable from here.
 """
 
 import os
 
+from .accounts import check_admin_password
 from .backups import check_backup_age, check_wal_archiving, pgbackrest_info
 from .config import (
     DOCTOR_OPTIONS,
@@ -78,6 +80,7 @@ __all__ = [
     "DoctorConfigError",
     "Finding",
     "add_arguments",
+    "check_admin_password",
     "check_autovacuum",
     "check_backup_age",
     "check_channels",
@@ -129,6 +132,8 @@ def run_checks(cur, cfg: DoctorConfig, guard=None) -> list[Finding]:
         ("indexes", lambda: check_indexes(cur, cfg)),
         ("queue_job mode", lambda: check_queue_mode(cur, cfg, modules)),
     ]
+    if "base" in modules:
+        steps.insert(0, ("administrator password", lambda: check_admin_password(cur)))
     if has_peak:
         steps += [
             ("channels", lambda: check_channels(cur, cfg)),
