@@ -7,7 +7,8 @@ export PEAK_VENV
 PY := $(PEAK_VENV)/bin/python
 DEV := PATH="$(PEAK_VENV)/bin:$$PATH" PYTHONPATH="$(CURDIR)/scripts" $(PY) -m
 
-.PHONY: bootstrap run test lint lint-python lint-deploy clean bench rehearsal bench-real
+.PHONY: bootstrap run test lint lint-python lint-deploy clean bench rehearsal bench-real \
+	images image-test
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -30,6 +31,17 @@ lint-deploy:
 
 clean:
 	rm -rf .state
+
+# The Odoo and governor images, built offline with buildah on a local Debian
+# base (root; scripts/images.sh): cached, tagged from the git revision.
+images:
+	@bash scripts/images.sh
+
+# Those images run for real against the host's PostgreSQL, a private Redis
+# and SeaweedFS (tests/image_runtime.py; not part of `make test`).
+image-test: bootstrap images
+	@PATH="$(PEAK_VENV)/bin:$$PATH" PYTHONPATH="$(CURDIR)/scripts" \
+		$(PY) -m pytest -p no:odoo tests/image_runtime.py $(PYTEST_ARGS)
 
 # The headline benchmark (~50 min, 3 runs): writes bench/results/peak_contention.*
 bench: bootstrap

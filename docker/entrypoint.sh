@@ -55,6 +55,8 @@
 #     queue role's own workers), PEAK_QUEUE_JOB_PORT (PEAK_ODOO_HTTP_PORT),
 #     PEAK_QUEUE_JOB_SCHEME (http)
 #   PEAK_ODOO_INIT_MODULES (for `init`), PEAK_ODOO_UPGRADE_MODULES (for `upgrade`)
+#   PEAK_ODOO_UPDATE_LOAD (base,web,peak_governance) server-wide modules of
+#     `init` and `upgrade` (the change freeze checks -i/-u before any write)
 #   ODOO_BIN (/opt/odoo/odoo-bin), ODOO_PYTHON (python3 on PATH) run Odoo
 #   PROMETHEUS_MULTIPROC_DIR (unset) prometheus_client multiprocess directory:
 #     created and emptied when a role starts (stale files of dead processes
@@ -72,6 +74,9 @@ ODOO_RC=${PEAK_ODOO_RC:-/tmp/odoo.conf}
 ROLE=${PEAK_ODOO_ROLE:-web}
 HTTP_PORT=${PEAK_ODOO_HTTP_PORT:-8069}
 GEVENT_PORT=${PEAK_ODOO_GEVENT_PORT:-8072}
+# Server-wide modules of `init` and `upgrade`: peak_governance's change freeze
+# guards -i/-u (a database without it installed is not governed).
+UPDATE_LOAD=${PEAK_ODOO_UPDATE_LOAD:-base,web,peak_governance}
 NL='
 '
 
@@ -361,6 +366,15 @@ run_role() {
     write_config
     args=$(role_args) || exit $?
     reset_metrics_dir
+    # Any prefork Odoo whose database has queue_job installed starts a job
+    # runner (the master preloads the registry, which imports queue_job's
+    # server patch). Only the queue role may run one: elsewhere the runner
+    # could win queue_job's election and send bulk jobs to web workers.
+    # root:0 is queue_job's documented off switch; the queue role keeps no
+    # channels string, so channels come from the database.
+    if [ "$ROLE" != queue ]; then
+        export ODOO_QUEUE_JOB_CHANNELS=root:0
+    fi
     # Word splitting is intended: role_args prints one flag per line, none of
     # which contains whitespace (module lists are comma-separated); globbing
     # is off meanwhile.
@@ -391,7 +405,7 @@ case ${1:-} in
         if [ -n "$missing" ]; then
             log "installing modules into '$PEAK_DB_NAME': $missing"
             "$ODOO_PYTHON" "$ODOO_BIN" -c "$ODOO_RC" --no-http --workers=0 --max-cron-threads=0 \
-                -i "$missing" --stop-after-init "$@"
+                "--load=$UPDATE_LOAD" -i "$missing" --stop-after-init "$@"
         else
             log "'$PEAK_DB_NAME' already has $PEAK_ODOO_INIT_MODULES (use upgrade to update them)"
         fi
@@ -403,8 +417,11 @@ case ${1:-} in
         unset PROMETHEUS_MULTIPROC_DIR
         write_config
         log "updating modules in '$PEAK_DB_NAME': $PEAK_ODOO_UPGRADE_MODULES"
+        # peak_governance server-wide: inside a peak period, without an
+        # approved change exception, the update stops before Odoo writes
+        # anything (exit 1, one line).
         exec "$ODOO_PYTHON" "$ODOO_BIN" -c "$ODOO_RC" --no-http --workers=0 --max-cron-threads=0 \
-            -u "$PEAK_ODOO_UPGRADE_MODULES" --stop-after-init "$@"
+            "--load=$UPDATE_LOAD" -u "$PEAK_ODOO_UPGRADE_MODULES" --stop-after-init "$@"
         ;;
     odoo)
         shift

@@ -401,3 +401,35 @@ def test_init_gives_a_fresh_database_the_administrator_password(tmp_path):
         assert accepts(_admin_hash(database), ADMIN_PASSWORD)
     finally:
         sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+def test_upgrade_loads_the_change_freeze_guard(tmp_path):
+    """peak_governance checks -u before Odoo writes (its own tests run the
+    guard); the entrypoint must load it server-wide for the rollout Job."""
+    result = entrypoint(
+        tmp_path,
+        "upgrade",
+        ODOO_PYTHON="echo",  # prints the command instead of running Odoo
+        PEAK_ODOO_UPGRADE_MODULES="peak_base",
+    )
+    assert result.returncode == 0, result.stderr
+    argv = result.stdout.split()
+    assert "--load=base,web,peak_governance" in argv
+    assert argv[argv.index("-u") + 1] == "peak_base"
+
+
+@pytest.mark.parametrize(
+    "role,channels",
+    [("web", "root:0"), ("websocket", "root:0"), ("cron", "root:0"), ("queue", "")],
+)
+def test_only_the_queue_role_runs_a_job_runner(tmp_path, role, channels):
+    """queue_job starts a runner in any prefork Odoo of its database unless
+    its channels say root:0 (the image test saw web's runner win the
+    election); the queue role keeps channels from the database."""
+    fake_odoo = tmp_path / "odoo-bin"
+    fake_odoo.write_text('printf "channels=%s\\n" "${ODOO_QUEUE_JOB_CHANNELS:-}"\n')
+    result = entrypoint(
+        tmp_path, PEAK_ODOO_ROLE=role, ODOO_PYTHON="sh", ODOO_BIN=str(fake_odoo)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"channels={channels}"

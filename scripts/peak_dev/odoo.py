@@ -19,6 +19,7 @@ SUITE = [
     "peak_session_redis",
     "peak_metrics",
     "peak_rehearsal",
+    "peak_governance",
 ]
 SERVER_WIDE = ["base", "web", "queue_job"]
 # Addons whose post_load must run in every Odoo process (jobrunner included).

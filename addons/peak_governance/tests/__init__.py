@@ -1,0 +1,1 @@
+from . import test_exception, test_freeze, test_rpc

@@ -1,0 +1,1 @@
+from . import base_module_upgrade
