@@ -1,6 +1,7 @@
 """The change-freeze rules, free of any ORM.
 
-Pure stdlib, like ``peak_base/lib/windows.py``: the Odoo models, the
+No ORM, like ``peak_base/lib/windows.py``, whose peak periods and rule for
+the current one (``PeakPeriod``, ``period_at``) it uses: the Odoo models, the
 server-wide command-line guard (plain SQL, before any registry exists) and the
 tests all call these functions, so the rule is written once.
 
@@ -27,6 +28,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from odoo.addons.peak_base.lib.windows import PeakPeriod, period_at
+
 __all__ = [
     "NO_PERIOD_MAX",
     "SCOPES",
@@ -34,7 +37,7 @@ __all__ = [
     "Decision",
     "Freeze",
     "FreezeError",
-    "Period",
+    "PeakPeriod",
     "decide",
     "describe_freeze",
     "due_for_expiry",
@@ -68,18 +71,6 @@ def _aware(value: object, label: str) -> datetime:
 
 
 @dataclass(frozen=True)
-class Period:
-    """A peak period, [start, end)."""
-
-    name: str
-    start: datetime
-    end: datetime
-
-    def contains(self, at: datetime) -> bool:
-        return self.start <= at < self.end
-
-
-@dataclass(frozen=True)
 class ChangeException:
     """An emergency change exception, as far as the rule needs it."""
 
@@ -99,7 +90,7 @@ class Freeze:
 
     active: bool
     reason: str | None = None
-    period: Period | None = None
+    period: PeakPeriod | None = None
 
 
 @dataclass(frozen=True)
@@ -111,20 +102,15 @@ class Decision:
     used: tuple[int, ...] = field(default=())
 
 
-def _period_at(periods: Iterable[Period], at: datetime) -> Period | None:
-    # The one ending last: it says how long the freeze lasts.
-    current = [p for p in periods if p.contains(at)]
-    return max(current, key=lambda p: p.end, default=None)
-
-
 def freeze_at(
-    scope: str, periods: Iterable[Period], peak_mode_on: bool, at: datetime
+    scope: str, periods: Iterable[PeakPeriod], peak_mode_on: bool, at: datetime
 ) -> Freeze:
     """Whether module changes are frozen at ``at``."""
     _aware(at, "at")
     if scope not in SCOPES:
         scope = "periods"  # an unknown stored value must not lift the freeze
-    period = _period_at(periods, at)
+    # The one ending last when several overlap: it says how long it lasts.
+    period = period_at(periods, at)
     if period is not None:
         return Freeze(True, "period", period)
     if scope == "peak_mode" and peak_mode_on:
@@ -222,11 +208,11 @@ def refusal_message(decision: Decision, action: str = "change") -> str:
 
 
 def max_expiry(
-    periods: Iterable[Period], at: datetime
-) -> tuple[datetime, Period | None]:
+    periods: Iterable[PeakPeriod], at: datetime
+) -> tuple[datetime, PeakPeriod | None]:
     """The latest ``expires_at`` allowed for an exception requested at ``at``."""
     periods = list(periods)
-    current = _period_at(periods, at)
+    current = period_at(periods, at)
     if current is not None:
         return current.end, current
     upcoming = [p for p in periods if p.start > at]
@@ -237,7 +223,7 @@ def max_expiry(
 
 
 def expiry_error(
-    expires_at: datetime, periods: Iterable[Period], at: datetime
+    expires_at: datetime, periods: Iterable[PeakPeriod], at: datetime
 ) -> str | None:
     """Why ``expires_at`` is not acceptable at ``at``, or None."""
     _aware(expires_at, "expires_at")

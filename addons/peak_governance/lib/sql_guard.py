@@ -70,7 +70,7 @@ def decide(cr, requested, at: datetime) -> freeze.Decision | None:
     pending, depends, auto_install = pending_modules(cr)
     cr.execute("SELECT name, date_start, date_end FROM peak_period WHERE active")
     periods = [
-        freeze.Period(name, _aware(start), _aware(end))
+        freeze.PeakPeriod(_aware(start), _aware(end), name)
         for name, start, end in cr.fetchall()
     ]
     scope = _param(cr, "peak_governance.freeze_scope") or "periods"

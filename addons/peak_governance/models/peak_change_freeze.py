@@ -34,11 +34,8 @@ class PeakChangeFreeze(models.AbstractModel):
         return scope if scope in freeze.SCOPES else "periods"
 
     @api.model
-    def _periods(self) -> list[freeze.Period]:
-        return [
-            freeze.Period(p.name, aware(p.date_start), aware(p.date_end))
-            for p in self.env["peak.period"].sudo().search([])
-        ]
+    def _periods(self) -> list:
+        return self.env["peak.period"]._active_periods()
 
     @api.model
     def get_freeze(self, at: datetime | None = None) -> freeze.Freeze:

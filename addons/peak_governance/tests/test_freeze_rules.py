@@ -27,8 +27,8 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-BF = freeze.Period("Black Friday week", utc(2026, 11, 23), utc(2026, 12, 1))
-XMAS = freeze.Period("Christmas rush", utc(2026, 12, 14), utc(2026, 12, 24))
+BF = freeze.PeakPeriod(utc(2026, 11, 23), utc(2026, 12, 1), "Black Friday week")
+XMAS = freeze.PeakPeriod(utc(2026, 12, 14), utc(2026, 12, 24), "Christmas rush")
 INSIDE = utc(2026, 11, 25, 12)
 OUTSIDE = utc(2026, 11, 10, 12)
 
@@ -76,7 +76,7 @@ def test_an_unknown_scope_does_not_lift_the_freeze():
 
 
 def test_overlapping_periods_report_the_one_ending_last():
-    late = freeze.Period("Cyber Monday", utc(2026, 11, 24), utc(2026, 12, 3))
+    late = freeze.PeakPeriod(utc(2026, 11, 24), utc(2026, 12, 3), "Cyber Monday")
     assert freeze.freeze_at("periods", [BF, late], False, INSIDE).period == late
 
 
