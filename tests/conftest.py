@@ -26,25 +26,17 @@ def governor_role():
     no predefined role, by a superuser) and granted the rest by peak_queue."""
     import os
 
-    from pg import DB, GOVERNOR_ROLE, dsn
+    from pg import DB, GOVERNOR_ROLE, grant_roles, superuser
 
     if not DB:
         yield None
         return
-    import psycopg
-
-    import odoo
-    from odoo import SUPERUSER_ID, api
-
-    superuser = os.environ.get("PEAK_PG_SUPERUSER", "postgres")
-    with psycopg.connect(dsn(user=superuser), autocommit=True) as admin:
+    with superuser() as admin:
         admin.execute(f"DROP ROLE IF EXISTS {GOVERNOR_ROLE}")
         admin.execute(f"CREATE ROLE {GOVERNOR_ROLE} LOGIN")
         os.environ["PEAK_GOVERNOR_ROLE"] = GOVERNOR_ROLE
         try:
-            with odoo.modules.registry.Registry(DB).cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                env["peak.queue.lease"]._grant_governor_role()
+            grant_roles()
             yield GOVERNOR_ROLE
         finally:
             os.environ.pop("PEAK_GOVERNOR_ROLE", None)

@@ -65,6 +65,22 @@ def job_tag(priority_class: str, channel: str) -> str:
 INTERACTIVE = "pk1|http|sale.order.action_confirm"
 
 
+def superuser() -> psycopg.Connection:
+    """The cluster's superuser (PEAK_PG_SUPERUSER), for roles and grants."""
+    name = os.environ.get("PEAK_PG_SUPERUSER", "postgres")
+    return psycopg.connect(dsn(user=name), autocommit=True)
+
+
+def grant_roles() -> None:
+    """peak_queue's own grants to the governor's and KEDA's roles (those named
+    by PEAK_GOVERNOR_ROLE / PEAK_KEDA_ROLE that exist), as at an upgrade."""
+    import odoo
+    from odoo import SUPERUSER_ID, api
+
+    with odoo.modules.registry.Registry(DB).cursor() as cr:
+        api.Environment(cr, SUPERUSER_ID, {})["peak.queue.lease"]._grant_governor_role()
+
+
 def sql(query: str, params=(), database: str | None = None):
     with connect(database=database) as conn, conn.cursor() as cur:
         cur.execute(query, params)

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import yaml
-from pg import DB, GOVERNOR_ROLE, connect, dsn, needs_db, sql
+from pg import DB, GOVERNOR_ROLE, connect, grant_roles, needs_db, sql, superuser
 from test_deploy_k8s import named, render
 
 from peak_governor import contract
@@ -23,28 +23,17 @@ DWELL = "peak_governor.min_dwell_seconds"
 
 
 def _grant(**env):
-    """peak_queue's own grants, as at an install or upgrade."""
-    import odoo
-    from odoo import SUPERUSER_ID, api
-
+    """peak_queue's own grants, as at an install or upgrade, for these roles."""
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
-        with odoo.modules.registry.Registry(DB).cursor() as cr:
-            api.Environment(cr, SUPERUSER_ID, {})[
-                "peak.queue.lease"
-            ]._grant_governor_role()
+        grant_roles()
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-
-
-def _superuser():
-    superuser = os.environ.get("PEAK_PG_SUPERUSER", "postgres")
-    return psycopg.connect(dsn(user=superuser), autocommit=True)
 
 
 @pytest.fixture
@@ -63,7 +52,7 @@ def job():
 
 @pytest.fixture
 def keda_role():
-    with _superuser() as admin:
+    with superuser() as admin:
         admin.execute(f"DROP ROLE IF EXISTS {KEDA_ROLE}")
         admin.execute(f"CREATE ROLE {KEDA_ROLE} LOGIN")
         try:
@@ -165,7 +154,7 @@ def test_an_upgrade_takes_back_what_earlier_versions_granted(caplog):
     """A role of an earlier release: pg_monitor, SELECT on queue_job and
     ir_config_parameter. The upgrade revokes the grants; the membership
     (only a superuser's to take) is what the governor warns about."""
-    with _superuser() as admin:
+    with superuser() as admin:
         admin.execute(f"GRANT pg_monitor TO {GOVERNOR_ROLE}")
         admin.execute(
             f"GRANT SELECT ON queue_job, ir_config_parameter TO {GOVERNOR_ROLE}"
