@@ -138,7 +138,11 @@ admin_user_password() {
 # Give the administrator PEAK_ADMIN_PASSWORD while it still accepts "admin"
 # (a fresh database); odoo shell runs the script read from stdin, and the
 # password travels in the environment, never on a command line.
-set_admin_password() {
+# After init's install, in one Odoo shell: the administrator's password, and
+# attachments written to the local filestore before peak_attachment_s3 was
+# installed moved to S3 (in k8s init's data dir is a pod's emptyDir: files
+# left there would be lost, and every other pod would miss them).
+finish_init() {
     "$ODOO_PYTHON" "$ODOO_BIN" shell -c "$ODOO_RC" --no-http --log-level=warn <<'PY'
 import os
 
@@ -151,6 +155,12 @@ if stored and admin._crypt_context().verify("admin", stored):
     print("peak-entrypoint: administrator password set from PEAK_ADMIN_PASSWORD")
 else:
     print("peak-entrypoint: administrator password already changed: kept")
+
+attachments = env["ir.attachment"]
+if hasattr(attachments, "_peak_s3_migrate_now") and attachments._storage() == "s3":
+    moved = attachments._peak_s3_migrate_now("s3")
+    env.cr.commit()
+    print("peak-entrypoint: local attachments moved to S3: %s" % (moved,))
 PY
 }
 
@@ -409,7 +419,7 @@ case ${1:-} in
         else
             log "'$PEAK_DB_NAME' already has $PEAK_ODOO_INIT_MODULES (use upgrade to update them)"
         fi
-        set_admin_password
+        finish_init
         ;;
     upgrade)
         shift

@@ -38,14 +38,14 @@ def base_env(tmp_path: Path, **extra) -> dict:
     return env
 
 
-def entrypoint(tmp_path, *args, stdin=None, **env):
+def entrypoint(tmp_path, *args, stdin=None, timeout=60, **env):
     return subprocess.run(
         ["sh", str(ENTRYPOINT), *args],
         env=base_env(tmp_path, **env),
         input=stdin,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
     )
 
 
@@ -353,23 +353,16 @@ def _admin_hash(database: str) -> str:
     )[0][0]
 
 
-@needs_db
-def test_init_gives_a_fresh_database_the_administrator_password(tmp_path):
-    """The probe of the issue: a database made by Odoo alone keeps admin/admin
-    (the doctor fails); `init` replaces it with PEAK_ADMIN_PASSWORD (the
-    doctor passes), and a password changed since is never overwritten."""
+def init_env(tmp_path, database: str, modules: str) -> dict:
+    """The entrypoint run on this host against a database of its own."""
     sys.path.insert(0, str(ROOT / "scripts"))
     from peak_dev.odoo import addons_path
     from peak_dev.settings import load
-    from pg import sql
 
     import odoo
 
-    from peak_governor.doctor.accounts import accepts
-
-    database = f"{DB}_init"[:63]
     odoo_bin = Path(odoo.__file__).resolve().parents[1] / "odoo-bin"
-    env = {
+    return {
         "ODOO_BIN": str(odoo_bin),
         "PEAK_DB_HOST": os.environ.get("PEAK_DB_HOST") or "/var/run/postgresql",
         "PEAK_DB_PORT": os.environ.get("PEAK_DB_PORT", "5432"),
@@ -377,8 +370,21 @@ def test_init_gives_a_fresh_database_the_administrator_password(tmp_path):
         "PEAK_DB_NAME": database,
         "PEAK_ODOO_ADDONS_PATH": addons_path(load()),
         "PEAK_ODOO_DATA_DIR": str(tmp_path / "data"),
-        "PEAK_ODOO_INIT_MODULES": "base",
+        "PEAK_ODOO_INIT_MODULES": modules,
     }
+
+
+@needs_db
+def test_init_gives_a_fresh_database_the_administrator_password(tmp_path):
+    """The probe of the issue: a database made by Odoo alone keeps admin/admin
+    (the doctor fails); `init` replaces it with PEAK_ADMIN_PASSWORD (the
+    doctor passes), and a password changed since is never overwritten."""
+    from pg import sql
+
+    from peak_governor.doctor.accounts import accepts
+
+    database = f"{DB}_init"[:63]
+    env = init_env(tmp_path, database, "base")
     sql(f'DROP DATABASE IF EXISTS "{database}"')
     try:
         bare = entrypoint(tmp_path, "odoo", "-i", "base", "--stop-after-init", **env)
@@ -433,3 +439,35 @@ def test_only_the_queue_role_runs_a_job_runner(tmp_path, role, channels):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == f"channels={channels}"
+
+
+@needs_db
+def test_init_moves_what_it_wrote_locally_to_s3(tmp_path, seaweed_s3):
+    """Installing base writes attachments (the company logo…) to the local
+    filestore before peak_attachment_s3 exists; in k8s init's data dir is an
+    emptyDir, gone with the pod. init moves them to S3 before it ends."""
+    from peak_dev.seaweed import s3_environ
+    from pg import sql
+
+    database = f"{DB}_s3init"[:63]
+    env = init_env(tmp_path, database, "peak_attachment_s3")
+    env.update(s3_environ(seaweed_s3, f"{database}/"))
+    local = (
+        "SELECT count(*) FROM ir_attachment WHERE type = 'binary' "
+        "AND store_fname IS NOT NULL AND store_fname NOT LIKE 's3://%%'"
+    )
+    sql(f'DROP DATABASE IF EXISTS "{database}"')
+    try:
+        done = entrypoint(
+            tmp_path, "init", PEAK_ADMIN_PASSWORD=ADMIN_PASSWORD, timeout=600, **env
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert "local attachments moved to S3" in done.stdout, done.stdout
+        assert sql(local, database=database)[0][0] == 0
+        in_s3 = sql(
+            "SELECT count(*) FROM ir_attachment WHERE store_fname LIKE 's3://%%'",
+            database=database,
+        )[0][0]
+        assert in_s3 > 0
+    finally:
+        sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
