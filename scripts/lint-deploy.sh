@@ -9,11 +9,12 @@
 # summary names the tool that reported it:
 #   hadolint              docker/odoo.Dockerfile, docker/governor.Dockerfile
 #   yamllint -s           docker/ and k8s/ (config: .yamllint.yaml)
-#   kubectl kustomize     k8s/base, every k8s/overlays/* and k8s/recovery
+#   kubectl kustomize     k8s/base, every k8s/overlays/*, k8s/recovery and
+#                         k8s/argocd
 #   kubernetes-validate   the rendered manifests, --strict, against the newest
 #                         Kubernetes schema it bundles and K8S_MIN_VERSION
-#   custom resources      Traefik, KEDA, CloudNativePG and prometheus-operator
-#                         resources against the CRDs vendored in
+#   custom resources      Traefik, KEDA, CloudNativePG, prometheus-operator
+#                         and Argo CD resources against the CRDs vendored in
 #                         k8s/schemas/crds (scripts/validate_custom_resources.py)
 #   checkov               the rendered overlays and the Dockerfiles
 #                         (settings and the reasoned skip list: k8s/checkov.yaml)
@@ -35,7 +36,7 @@ K8S_MIN_VERSION=${K8S_MIN_VERSION:-1.30.0}
 # API groups of the operators' custom resources. kubernetes-validate has no
 # schema for them and only warns; a warning for any other group (a typo in a
 # built-in apiVersion, say) is a failure.
-CRD_GROUPS='keda\.sh|monitoring\.coreos\.com|postgresql\.cnpg\.io|traefik\.io'
+CRD_GROUPS='argoproj\.io|keda\.sh|monitoring\.coreos\.com|postgresql\.cnpg\.io|traefik\.io'
 
 PYTHON=${PYTHON:-python3}
 PEAK_LINT_VENV=${PEAK_LINT_VENV:-$ROOT/.venv-lint}
@@ -93,7 +94,7 @@ rendered_overlays=()
 section "kubectl kustomize"
 if have kubectl; then
     kustomize_ok=1
-    for dir in k8s/base k8s/overlays/*/ k8s/recovery; do
+    for dir in k8s/base k8s/overlays/*/ k8s/recovery k8s/argocd; do
         dir=${dir%/}
         [ -f "$dir/kustomization.yaml" ] || continue
         out="$workdir/$(printf '%s' "$dir" | tr '/' '_').yaml"

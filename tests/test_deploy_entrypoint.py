@@ -471,3 +471,26 @@ def test_init_moves_what_it_wrote_locally_to_s3(tmp_path, seaweed_s3):
         assert in_s3 > 0
     finally:
         sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+
+
+@needs_db
+def test_the_sync_windows_export_runs_through_the_entrypoint(tmp_path):
+    """The command k8s/README.md gives ("GitOps with Argo CD"): the image's
+    `odoo` command with the addon's CLI, on the database of the config."""
+    import yaml
+
+    env = init_env(tmp_path, DB, "base")
+    done = entrypoint(
+        tmp_path,
+        "odoo",
+        f"--addons-path={env['PEAK_ODOO_ADDONS_PATH']}",
+        "peak_sync_windows",
+        "--log-level=warn",
+        timeout=180,
+        **env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    project = yaml.safe_load(done.stdout)
+    assert project["kind"] == "AppProject"
+    assert project["metadata"]["name"] == "odoo-peak"
+    assert isinstance(project["spec"]["syncWindows"], list)

@@ -2,8 +2,8 @@
 
 `make lint` runs scripts/validate_custom_resources.py on every rendered
 kustomization; these tests prove that the vendored schemas are the recorded
-ones and that a typo in a Traefik, KEDA, CloudNativePG or prometheus-operator
-resource is caught.
+ones and that a typo in a Traefik, KEDA, CloudNativePG, prometheus-operator
+or Argo CD resource is caught.
 """
 
 import copy
@@ -25,6 +25,7 @@ KUSTOMIZATIONS = [
     "k8s/overlays/local",
     "k8s/overlays/shared",
     "k8s/recovery",
+    "k8s/argocd",
 ]
 
 
@@ -84,6 +85,7 @@ def test_vendored_crds_are_the_recorded_ones():
 def test_every_operator_kind_in_use_has_a_schema(schemas, rendered):
     groups = validator.crd_groups(schemas)
     assert groups == {
+        "argoproj.io",
         "traefik.io",
         "keda.sh",
         "postgresql.cnpg.io",
@@ -104,6 +106,9 @@ def test_every_operator_kind_in_use_has_a_schema(schemas, rendered):
         "Cluster",
         "ScheduledBackup",
         "ServiceMonitor",
+        "AppProject",
+        "Application",
+        "ApplicationSet",
     }
 
 

@@ -21,6 +21,8 @@ Rules
   exception prepared ahead of the season); with no period at all (a freeze by
   Peak mode alone) it lasts :data:`NO_PERIOD_MAX` at most.
 
+* **Frozen settings** follow the same freeze (``lib/frozen_settings.py``).
+
 Every datetime is timezone-aware UTC; naive values are refused.
 """
 
@@ -79,6 +81,8 @@ class ChangeException:
     state: str
     expires_at: datetime
     name: str = ""
+    #: Ids of the frozen settings (``FrozenSetting.id``) it covers.
+    settings: frozenset[int] = frozenset()
 
     def effective(self, at: datetime) -> bool:
         return self.state == "approved" and at < self.expires_at

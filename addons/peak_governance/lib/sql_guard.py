@@ -62,17 +62,33 @@ def pending_modules(cr):
     return pending, depends, auto_install
 
 
+def freezing_periods(cr) -> list[freeze.PeakPeriod]:
+    """The active peak periods whose "Freeze changes" switch is on. Without
+    the column (a database where this version of peak_governance is not
+    installed yet), every active period freezes, as before the switch."""
+    cr.execute(
+        """SELECT 1 FROM information_schema.columns
+            WHERE table_schema = current_schema()
+              AND table_name = 'peak_period' AND column_name = 'change_freeze'"""
+    )
+    # NULL (a row inserted by hand) freezes, like the field's default.
+    switch = " AND change_freeze IS NOT FALSE" if cr.fetchone() else ""
+    cr.execute(
+        "SELECT name, date_start, date_end FROM peak_period WHERE active" + switch
+    )
+    return [
+        freeze.PeakPeriod(_aware(start), _aware(end), name)
+        for name, start, end in cr.fetchall()
+    ]
+
+
 def decide(cr, requested, at: datetime) -> freeze.Decision | None:
     """The freeze decision for ``requested`` at ``at``; None if not governed."""
     if not applies(cr):
         return None
     names = requested_modules(cr, requested)
     pending, depends, auto_install = pending_modules(cr)
-    cr.execute("SELECT name, date_start, date_end FROM peak_period WHERE active")
-    periods = [
-        freeze.PeakPeriod(_aware(start), _aware(end), name)
-        for name, start, end in cr.fetchall()
-    ]
+    periods = freezing_periods(cr)
     scope = _param(cr, "peak_governance.freeze_scope") or "periods"
     # Outside a period, Peak mode is on only when switched on by hand.
     peak_mode_on = _param(cr, "peak_base.mode") == "on"

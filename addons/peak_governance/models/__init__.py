@@ -1,7 +1,17 @@
 from . import (
+    base,
     ir_module_module,
+    peak_access_grant,
+    peak_access_grant_digest,
+    peak_access_grant_log,
+    peak_access_grant_run,
+    peak_approval_mixin,
     peak_change_exception,
     peak_change_exception_log,
     peak_change_freeze,
+    peak_frozen_setting,
+    peak_period,
+    peak_sync_window_export,
     res_config_settings,
+    res_users_apikeys,
 )

@@ -10,11 +10,6 @@ from .peak_change_freeze import aware
 _logger = logging.getLogger(__name__)
 
 APPROVER_GROUP = "peak_governance.group_peak_change_approver"
-# Changed by the state machine only (the actions below), never by a write.
-MACHINE_FIELDS = {"state", "requester_id", "approved_at", "closed_at"}
-# Frozen once the request leaves "requested": what was approved is the record.
-REQUEST_FIELDS = {"approver_id", "reason", "module_ids", "expires_at"}
-_TRANSITION = "peak_change_exception_transition"
 
 
 class PeakChangeException(models.Model):
@@ -28,8 +23,14 @@ class PeakChangeException(models.Model):
     """
 
     _name = "peak.change.exception"
+    # _check_approver: the approver rule shared with access grants.
+    _inherit = ["peak.approval.mixin"]
     _description = "Change freeze exception"
     _order = "id desc"
+    _machine_fields = frozenset({"state", "requester_id", "approved_at", "closed_at"})
+    _request_fields = frozenset(
+        {"approver_id", "reason", "module_ids", "setting_ids", "expires_at"}
+    )
 
     state = fields.Selection(
         [
@@ -67,8 +68,16 @@ class PeakChangeException(models.Model):
         column1="exception_id",
         column2="module_id",
         string="Modules",
-        required=True,
         help="Only these modules may be installed, upgraded or removed.",
+    )
+    setting_ids = fields.Many2many(
+        "peak.frozen.setting",
+        relation="peak_change_exception_setting_rel",
+        column1="exception_id",
+        column2="setting_id",
+        string="Frozen settings",
+        context={"active_test": False},
+        help="Only these frozen settings may be changed.",
     )
     expires_at = fields.Datetime(
         "Expires", required=True, help="Not later than the end of the peak period."
@@ -82,13 +91,15 @@ class PeakChangeException(models.Model):
         "peak.change.exception.log", "exception_id", string="Audit log"
     )
 
-    @api.depends("module_ids", "requester_id")
+    @api.depends("module_ids", "setting_ids", "requester_id")
     def _compute_display_name(self):
         for exc in self:
             exc.display_name = _(
                 "Change exception #%(id)s (%(modules)s)",
                 id=exc.id or "",
-                modules=", ".join(exc.module_ids.mapped("name")),
+                modules=", ".join(
+                    exc.module_ids.mapped("name") + exc.setting_ids.mapped("name")
+                ),
             )
 
     @api.depends("state", "expires_at")
@@ -102,30 +113,13 @@ class PeakChangeException(models.Model):
         return freeze.ChangeException(
             id=self.id,
             modules=frozenset(self.module_ids.mapped("name")),
+            settings=frozenset(self.setting_ids.ids),
             state=self.state,
             expires_at=aware(self.expires_at),
             name=self.display_name,
         )
 
     # --- validation, before anything is written --------------------------
-
-    def _check_approver(self, approver, requester):
-        if approver == requester:
-            raise ValidationError(
-                _(
-                    "%(user)s cannot approve their own change exception: name "
-                    "another member of the “Peak change approver” group.",
-                    user=requester.name,
-                )
-            )
-        if not approver.has_group(APPROVER_GROUP):
-            raise ValidationError(
-                _(
-                    "%(user)s is not in the “Peak change approver” group and "
-                    "cannot approve change exceptions.",
-                    user=approver.name,
-                )
-            )
 
     def _check_request(self, vals):
         """Refuse a bad request with one message: no approver, self-approval,
@@ -145,8 +139,16 @@ class PeakChangeException(models.Model):
             raise ValidationError(
                 _("Say why the change cannot wait for the period end.")
             )
-        if not self.new({"module_ids": vals.get("module_ids")}).module_ids:
-            raise ValidationError(_("Name the modules the exception covers."))
+        scope = self.new(
+            {
+                "module_ids": vals.get("module_ids"),
+                "setting_ids": vals.get("setting_ids"),
+            }
+        )
+        if not (scope.module_ids or scope.setting_ids):
+            raise ValidationError(
+                _("Name the modules or the frozen settings the exception covers.")
+            )
         if not vals.get("expires_at"):
             raise ValidationError(_("Give the exception an expiry."))
         freezer = self.env["peak.change.freeze"]
@@ -158,60 +160,7 @@ class PeakChangeException(models.Model):
         if error:
             raise ValidationError(error)
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            if vals.keys() & MACHINE_FIELDS - {"requester_id"} or (
-                vals.get("requester_id", self.env.uid) != self.env.uid
-                and not self.env.su
-            ):
-                raise AccessError(_("A change exception is requested in your name."))
-            self._check_request(vals)
-        records = super().create(vals_list)
-        for record in records:
-            record._log("requested", record.reason)
-        return records
-
-    def write(self, vals):
-        if vals.keys() & MACHINE_FIELDS and not self.env.context.get(_TRANSITION):
-            raise AccessError(
-                _("Use the Approve and Revoke buttons to change an exception.")
-            )
-        if vals.keys() & REQUEST_FIELDS:
-            for exc in self:
-                if exc.state != "requested":
-                    raise UserError(
-                        _(
-                            "%(name)s is %(state)s: it can no longer be changed. "
-                            "Ask for a new exception.",
-                            name=exc.display_name,
-                            state=exc.state,
-                        )
-                    )
-                merged = {
-                    "approver_id": exc.approver_id.id,
-                    "requester_id": exc.requester_id.id,
-                    "reason": exc.reason,
-                    "expires_at": exc.expires_at,
-                    **vals,
-                    # The commands apply to the current modules, as write does.
-                    "module_ids": [
-                        fields.Command.set(exc.module_ids.ids),
-                        *vals.get("module_ids", []),
-                    ],
-                }
-                exc._check_request(merged)
-        return super().write(vals)
-
-    def unlink(self):
-        raise UserError(
-            _("Change exceptions are kept for the audit: revoke it instead.")
-        )
-
     # --- the state machine ------------------------------------------------
-
-    def _transition(self, vals):
-        return self.with_context(**{_TRANSITION: True}).sudo().write(vals)
 
     def action_approve(self):
         freezer = self.env["peak.change.freeze"]
@@ -297,7 +246,10 @@ class PeakChangeException(models.Model):
                 "event": event,
                 "user_id": self.env.uid if user is None else user,
                 "note": (note or "").strip() or False,
-                "modules": modules or ", ".join(self.module_ids.mapped("name")),
+                "modules": modules
+                or ", ".join(
+                    self.module_ids.mapped("name") + self.setting_ids.mapped("name")
+                ),
                 "expires_at": self.expires_at,
             }
         )
@@ -308,6 +260,12 @@ class PeakChangeException(models.Model):
                 "used",
                 _("%(action)s %(modules)s", action=action, modules=", ".join(modules)),
                 modules=", ".join(
-                    sorted(set(modules) & set(exc.module_ids.mapped("name")))
+                    sorted(
+                        set(modules)
+                        & set(
+                            exc.module_ids.mapped("name")
+                            + exc.setting_ids.mapped("name")
+                        )
+                    )
                 ),
             )

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from odoo import api, models
 from odoo.exceptions import UserError
 
-from ..lib import freeze
+from ..lib import freeze, frozen_settings
 
 _logger = logging.getLogger(__name__)
 
@@ -35,7 +35,9 @@ class PeakChangeFreeze(models.AbstractModel):
 
     @api.model
     def _periods(self) -> list:
-        return self.env["peak.period"]._active_periods()
+        """The active peak periods whose "Freeze changes" switch is on."""
+        periods = self.env["peak.period"].sudo().search([("change_freeze", "=", True)])
+        return [period._to_period() for period in periods]
 
     @api.model
     def get_freeze(self, at: datetime | None = None) -> freeze.Freeze:
@@ -66,4 +68,31 @@ class PeakChangeFreeze(models.AbstractModel):
             raise UserError(freeze.refusal_message(decision, action))
         if decision.used:
             exceptions.browse(decision.used)._log_use(action, decision.modules)
+        return decision
+
+    @api.model
+    def _check_settings(self, settings, what: str) -> freeze.Decision:
+        """Refuse a change touching frozen ``settings`` (``FrozenSetting``)
+        during a freeze unless an exception names each; log the ones used."""
+        at = self._now()
+        current = self.get_freeze(at)
+        if not current.active:
+            return frozen_settings.decide_setting(current, [], settings, at)
+        exceptions = (
+            self.env["peak.change.exception"]
+            .sudo()
+            .search([("state", "=", "approved"), ("setting_ids", "!=", False)])
+        )
+        rules = [e._to_rule() for e in exceptions]
+        decision = frozen_settings.decide_setting(current, rules, settings, at)
+        if not decision.allowed:
+            _logger.warning(
+                "refused to %s during the change freeze (%s), user %s",
+                what,
+                freeze.describe_freeze(current),
+                self.env.user.login,
+            )
+            raise UserError(frozen_settings.setting_refusal_message(decision, what))
+        if decision.used:
+            exceptions.browse(decision.used)._log_use(what, decision.modules)
         return decision

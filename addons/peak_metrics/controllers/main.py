@@ -25,12 +25,13 @@ def _collect_db(cr, config) -> tuple[bytes, bool, float]:
                 "SET LOCAL statement_timeout = %s", (int(config.statement_timeout_ms),)
             )
             env = api.Environment(cr, SUPERUSER_ID, {})
-            status = None
+            status = now = None
             if "peak.mode" in env:
-                status = env["peak.mode"].get_status()
+                now = env["peak.mode"]._now()
+                status = env["peak.mode"].get_status(now)
             # queue_job's own reading of its server-wide max capacity.
             root_capacity = env["queue.job.channel"]._root_max_capacity()
-            families = collector.collect(cr, config, status, root_capacity)
+            families = collector.collect(cr, config, status, root_capacity, now)
         return families.render(), True, time.perf_counter() - started
     except Exception as exc:
         _logger.warning(

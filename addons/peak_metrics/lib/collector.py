@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from .governance import collect_governance
 from .labels import MAX_CHANNELS, OTHER
 
 OPEN_JOB_STATES = ("wait_dependencies", "pending", "enqueued", "started", "failed")
@@ -369,9 +370,10 @@ def collect_peak(status: dict, out: Families):
         out.gauge(name, doc).add_metric([], 1.0 if status.get(key) else 0.0)
 
 
-def collect(cr, config, peak_status=None, root_capacity=1) -> Families:
-    """Every database-derived family; KPIs only for installed apps.
-    ``root_capacity``: the job runner's max capacity for this database."""
+def collect(cr, config, peak_status=None, root_capacity=1, now=None) -> Families:
+    """Every database-derived family; KPIs only for installed apps, change
+    governance only with peak_governance. ``root_capacity``: the job runner's
+    max capacity for this database; ``now``: Peak mode's clock (aware UTC)."""
     out = Families()
     apps = installed_apps(cr)
     collect_queue(cr, out, config.integration_channels, root_capacity)
@@ -383,6 +385,7 @@ def collect(cr, config, peak_status=None, root_capacity=1) -> Families:
         collect_account(cr, out)
     if peak_status is not None:
         collect_peak(peak_status, out)
+    collect_governance(cr, out, now, bool((peak_status or {}).get("peak_mode")))
     apps_gauge = out.gauge(
         "peak_metrics_app_installed",
         "1 when the Odoo app behind a KPI group is installed (its KPIs are served).",

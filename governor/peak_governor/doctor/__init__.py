@@ -14,8 +14,9 @@ One module per thing checked: :mod:`.postgres` (server and role settings,
 autovacuum, indexes), :mod:`.jobs` (queue_job, channels, the governor's
 leadership and leases, protected intervals), :mod:`.backups` (WAL archiving,
 the newest pgBackRest backup), :mod:`.services` (S3, Redis, ``/metrics``);
-:mod:`.accounts` (Odoo's administrator password); :mod:`.report` holds the
-findings and their output, :mod:`.config` the settings. This module runs the
+:mod:`.accounts` (Odoo's administrator password); :mod:`.governance` (access
+grants past their end, the next peak period's change freeze); :mod:`.report`
+holds the findings and their output, :mod:`.config` the settings. This module runs the
 checks in order (:func:`run_checks`) and is the CLI (:func:`main`); every
 name is importable from here.
 """
@@ -33,6 +34,7 @@ from .config import (
     read_odoo_config,
 )
 from .db import installed_modules
+from .governance import check_access_grants, check_freeze_ahead
 from .jobs import (
     CHANNELS_DOCTOR_SQL,
     check_channels,
@@ -80,11 +82,13 @@ __all__ = [
     "DoctorConfigError",
     "Finding",
     "add_arguments",
+    "check_access_grants",
     "check_admin_password",
     "check_autovacuum",
     "check_backup_age",
     "check_channels",
     "check_connection_budget",
+    "check_freeze_ahead",
     "check_governor",
     "check_idle_in_transaction",
     "check_indexes",
@@ -144,6 +148,11 @@ def run_checks(cur, cfg: DoctorConfig, guard=None) -> list[Finding]:
         steps.append(
             ("next protected interval", lambda: check_protected_interval(cur, cfg))
         )
+        steps.append(
+            ("change freeze ahead", lambda: check_freeze_ahead(cur, cfg, modules))
+        )
+    if "peak_governance" in modules:
+        steps.append(("access grants ended", lambda: check_access_grants(cur, cfg)))
     steps += [
         ("WAL archiving", lambda: check_wal_archiving(cur, cfg)),
         ("newest backup", lambda: check_backup_age(cur, cfg)),

@@ -1,0 +1,1 @@
+from . import peak_sync_windows
