@@ -76,7 +76,9 @@ class PeakAccessGrant(models.Model):
         help="What this grant actually added (the user lacked them): ending it "
         "removes these, unless another active grant wants them.",
     )
-    date_start = fields.Datetime("Start", required=True, index=True)
+    date_start = fields.Datetime(
+        "Start", required=True, index=True, default=fields.Datetime.now
+    )
     date_end = fields.Datetime("End", required=True, index=True)
     requester_id = fields.Many2one(
         "res.users",
