@@ -40,10 +40,11 @@ def settings_touched(
     settings: Iterable[FrozenSetting], operation: str, changed: Iterable[str] = ()
 ) -> tuple[FrozenSetting, ...]:
     """The settings a ``create``, ``write`` or ``unlink`` touches; ``changed``:
-    the fields whose values a write really changes. Creating a record only
-    touches whole-record settings (a new cron or channel changes no existing
-    schedule); deleting one touches every setting of its model (its values go
-    with it)."""
+    the fields whose values a write really changes, or that a create sets to
+    something else than their default. A create touches whole-record settings
+    and the settings of the fields it sets (a new channel with a capacity of
+    its own changes what runs; one with the defaults does not); deleting a
+    record touches every setting of its model (its values go with it)."""
     changed = set(changed)
     if operation not in ("create", "write", "unlink"):
         raise FreezeError(f"Unknown operation {operation!r}.")
@@ -51,7 +52,7 @@ def settings_touched(
         s
         for s in settings
         if (operation == "unlink")
-        or (operation == "create" and not s.fields)
+        or (operation == "create" and (not s.fields or s.fields & changed))
         or (operation == "write" and changed and (not s.fields or s.fields & changed))
     )
 

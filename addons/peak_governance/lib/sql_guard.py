@@ -71,7 +71,7 @@ def freezing_periods(cr) -> list[freeze.PeakPeriod]:
             WHERE table_schema = current_schema()
               AND table_name = 'peak_period' AND column_name = 'change_freeze'"""
     )
-    # NULL (a row inserted by hand) freezes, like the field's default.
+    # NOT NULL since 18.0.1.1.0; "IS NOT FALSE" keeps a NULL freezing all the same.
     switch = " AND change_freeze IS NOT FALSE" if cr.fetchone() else ""
     cr.execute(
         "SELECT name, date_start, date_end FROM peak_period WHERE active" + switch

@@ -14,6 +14,9 @@ _ACTIONS = {
 
 
 _CHECKED = "peak_freeze_checked"
+# The value must be this object, which no RPC caller can send (JSON only):
+# a context key alone would let anyone skip the check.
+_CHECKED_TOKEN = object()
 
 
 class IrModuleModule(models.Model):
@@ -22,7 +25,7 @@ class IrModuleModule(models.Model):
     _inherit = "ir.module.module"
 
     def _peak_check_freeze(self, method):
-        if self and not self.env.context.get(_CHECKED):
+        if self and self.env.context.get(_CHECKED) is not _CHECKED_TOKEN:
             self.env["peak.change.freeze"]._check_modules(
                 self.mapped("name"), _ACTIONS[method]
             )
@@ -34,7 +37,7 @@ class IrModuleModule(models.Model):
     def button_immediate_install(self):
         self._peak_check_freeze("button_immediate_install")
         # Checked once: the immediate variant calls the plain one again.
-        checked = self.with_context(**{_CHECKED: True})
+        checked = self.with_context(**{_CHECKED: _CHECKED_TOKEN})
         return super(IrModuleModule, checked).button_immediate_install()
 
     def button_upgrade(self):
@@ -44,7 +47,7 @@ class IrModuleModule(models.Model):
     def button_immediate_upgrade(self):
         self._peak_check_freeze("button_immediate_upgrade")
         # Checked once: the immediate variant calls the plain one again.
-        checked = self.with_context(**{_CHECKED: True})
+        checked = self.with_context(**{_CHECKED: _CHECKED_TOKEN})
         return super(IrModuleModule, checked).button_immediate_upgrade()
 
     def button_uninstall(self):
@@ -54,7 +57,7 @@ class IrModuleModule(models.Model):
     def button_immediate_uninstall(self):
         self._peak_check_freeze("button_immediate_uninstall")
         # Checked once: the immediate variant calls the plain one again.
-        checked = self.with_context(**{_CHECKED: True})
+        checked = self.with_context(**{_CHECKED: _CHECKED_TOKEN})
         return super(IrModuleModule, checked).button_immediate_uninstall()
 
     @api.model

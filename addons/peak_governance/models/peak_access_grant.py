@@ -163,13 +163,59 @@ class PeakAccessGrant(models.Model):
 
     # --- validation, before anything is written --------------------------
 
+    def _check_grantable(self, approver, groups, user, end_action):
+        """An approver grants only groups they hold themselves (nobody hands
+        out more than they have), never a user type (Internal, Portal,
+        Public: an account's nature, not a seasonal right), and a grant never
+        archives an administrator's account."""
+        user_types = self.env.ref("base.module_category_user_type")
+        typed = groups.filtered(lambda g: g.category_id == user_types)
+        if typed:
+            raise ValidationError(
+                _(
+                    "%(groups)s is a user type, not an access for a time: change "
+                    "the account itself, or grant groups of its type.",
+                    groups=", ".join(typed.mapped("full_name")),
+                )
+            )
+        missing = groups - approver.groups_id
+        if missing:
+            raise ValidationError(
+                _(
+                    "%(user)s cannot grant %(groups)s: an approver grants only "
+                    "groups they hold themselves.",
+                    user=approver.name,
+                    groups=", ".join(missing.mapped("full_name")),
+                )
+            )
+        admin = user.has_group("base.group_erp_manager") or user.has_group(
+            "base.group_system"
+        )
+        if end_action == "archive_user" and admin:
+            raise ValidationError(
+                _(
+                    "%(user)s administers Odoo: a grant does not archive that "
+                    "account. Choose “Remove the groups”.",
+                    user=user.name,
+                )
+            )
+
     def _check_request(self, vals):
         """Refuse a bad request with one message each, nothing written."""
         users = self.env["res.users"].sudo()
         requester = users.browse(vals.get("requester_id") or self.env.uid)
+        groups = self.new({"group_ids": vals.get("group_ids")}).group_ids
+        group_ids = groups.ids
         if vals.get("approver_id"):
-            self._check_approver(users.browse(vals["approver_id"]), requester)
-        group_ids = self.new({"group_ids": vals.get("group_ids")}).group_ids.ids
+            approver = users.browse(vals["approver_id"])
+            self._check_approver(approver, requester)
+            if group_ids and vals.get("user_id"):
+                self._check_grantable(
+                    approver,
+                    groups._origin,
+                    users.browse(vals["user_id"]),
+                    vals.get("end_action") or "remove_groups",
+                )
         to_dt = fields.Datetime.to_datetime
         error = grants.request_error(
             start=aware(to_dt(vals.get("date_start"))) or None,

@@ -54,9 +54,7 @@ class PeakAccessGrant(models.Model):
         return Markup("<p>%s</p>%s<p>%s</p>") % (
             _("Peak access grants this week (times in UTC):"),
             rows,
-            escape(
-                _("Review them in Settings > Users & Companies > Peak access grants.")
-            ),
+            escape(_("Review them in Peak Operations > Peak access grants.")),
         )
 
     @api.model

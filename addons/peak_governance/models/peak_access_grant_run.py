@@ -4,7 +4,7 @@ the user's groups (sudo, here only)."""
 
 import logging
 
-from odoo import _, api, fields, models
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 
 from ..lib import grants
@@ -44,6 +44,9 @@ class PeakAccessGrant(models.Model):
             )
             if error:
                 raise UserError(error)
+            grant._check_grantable(
+                self.env.user, grant.group_ids, grant.user_id, grant.end_action
+            )
             # Another approver may step in: the record says who really approved.
             grant._transition(
                 {
@@ -147,7 +150,9 @@ class PeakAccessGrant(models.Model):
                     {"groups_id": [fields.Command.unlink(g.id) for g in removed]}
                 )
             if self.end_action == "archive_user" and not others and account.active:
-                account.action_archive()
+                # As the superuser: Odoo refuses to archive the account of the
+                # user running the request (a requester revoking their own).
+                account.with_env(self.env(user=SUPERUSER_ID, su=True)).action_archive()
         # They would expire at the grant's end anyway (see res_users_apikeys.py);
         # removing them now makes a revocation take effect at once.
         keys = self.sudo().apikey_ids.exists()
@@ -177,9 +182,27 @@ class PeakAccessGrant(models.Model):
         )
         rules = [c._to_rule() for c in candidates]
         ended = candidates.browse(grants.due_to_end(rules, now))
-        for grant in ended:
-            grant._finish("ended", now, user=False)
+        done_ended = sum(
+            grant._cron_step(grant._finish, "ended", now, user=False) for grant in ended
+        )
         started = candidates.browse(grants.due_to_start(rules, now)) - ended
-        for grant in started:
-            grant._activate(now)
-        return len(ended), len(started)
+        # Only a recorded approval starts a grant (defence in depth).
+        started = started.filtered("approved_at")
+        done_started = sum(grant._cron_step(grant._activate, now) for grant in started)
+        return done_ended, done_started
+
+    def _cron_step(self, step, *args, **kwargs) -> bool:
+        """One grant's step in its own savepoint: a grant that cannot be
+        applied (a group Odoo refuses for that user…) is logged and left for
+        the next run, and never stops the others from ending."""
+        try:
+            with self.env.cr.savepoint():
+                step(*args, **kwargs)
+            return True
+        except Exception:
+            _logger.exception(
+                "access grant %s: %s failed, retried at the next run",
+                self.id,
+                step.__name__,
+            )
+            return False

@@ -3,8 +3,15 @@ from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
 
 APPROVER_GROUP = "peak_governance.group_peak_change_approver"
-# Context key of the state machine's own writes (``_transition``).
+# Context key of the state machine's own writes (``_transition``). Its value
+# must be this very object: an RPC caller chooses context keys and JSON
+# values, never a Python object, so it cannot pass for the state machine.
 TRANSITION = "peak_approval_transition"
+TRANSITION_TOKEN = object()
+
+
+def in_transition(env) -> bool:
+    return env.context.get(TRANSITION) is TRANSITION_TOKEN
 
 
 class PeakApprovalMixin(models.AbstractModel):
@@ -51,7 +58,7 @@ class PeakApprovalMixin(models.AbstractModel):
         raise NotImplementedError
 
     def _transition(self, vals):
-        return self.with_context(**{TRANSITION: True}).sudo().write(vals)
+        return self.with_context(**{TRANSITION: TRANSITION_TOKEN}).sudo().write(vals)
 
     def _merged_request(self, vals) -> dict:
         """The request as it would be after writing ``vals``."""
@@ -91,7 +98,7 @@ class PeakApprovalMixin(models.AbstractModel):
         return records
 
     def write(self, vals):
-        if vals.keys() & self._machine_fields and not self.env.context.get(TRANSITION):
+        if vals.keys() & self._machine_fields and not in_transition(self.env):
             raise AccessError(
                 _(
                     "Use the Approve and Revoke buttons to change %(nouns)s.",

@@ -4,6 +4,13 @@ from odoo.exceptions import ValidationError
 
 from ..lib import frozen_settings
 
+# Models whose writes keep Odoo and the suite running, or the freeze itself
+# reachable: freezing them could lock the freeze in (no exception could be
+# asked for) or stop the grants cron. Modules have their own freeze.
+UNFREEZABLE = frozenset(
+    {"res.users", "res.groups", "ir.module.module", "ir.config_parameter"}
+)
+
 
 def _split(names) -> frozenset[str]:
     return frozenset(n.strip() for n in (names or "").split(",") if n.strip())
@@ -62,9 +69,22 @@ class PeakFrozenSetting(models.Model):
     @api.constrains("model_name", "field_names")
     def _check_fields(self):
         for setting in self:
-            if setting.model_name not in self.env:
+            name = setting.model_name
+            if name in UNFREEZABLE or name.startswith("peak."):
+                raise ValidationError(
+                    _(
+                        "%(model)s cannot be frozen: Odoo, the change freeze or "
+                        "the access grants write it as they run.",
+                        model=name,
+                    )
+                )
+            if name not in self.env:
                 continue  # e.g. queue_job not installed: checked once it is
-            model = self.env[setting.model_name]
+            model = self.env[name]
+            if model._transient or model._abstract:
+                raise ValidationError(
+                    _("%(model)s holds no settings: it stores nothing.", model=name)
+                )
             unknown = sorted(_split(setting.field_names) - set(model._fields))
             if unknown:
                 raise ValidationError(
@@ -117,7 +137,7 @@ class PeakFrozenSetting(models.Model):
     def _check_shrink(self, vals):
         """During a freeze the list only grows, unless an approved exception
         names the setting being loosened."""
-        if not self.pool.ready or self.env.context.get("install_mode"):
+        if not self.pool.ready:
             return
         shrunk = self._shrunk(vals)
         if shrunk:

@@ -9,12 +9,21 @@ class PeakPeriod(models.Model):
     _inherit = "peak.period"
 
     # Column name read with plain SQL (lib/sql_guard.py, the doctor check).
+    # NOT NULL with a database default (init): a row inserted with SQL by a
+    # tool that does not know the switch freezes, and the ORM, the SQL guard,
+    # the metrics and the doctor all read it the same way.
     change_freeze = fields.Boolean(
         "Freeze changes",
         default=True,
+        required=True,
         help="During this period, installing, upgrading or removing modules and "
         "changing frozen settings need an approved change exception.",
     )
+
+    def init(self):
+        self.env.cr.execute(
+            "ALTER TABLE peak_period ALTER COLUMN change_freeze SET DEFAULT true"
+        )
 
     def _freezing_now(self):
         """The periods of ``self`` that freeze changes at this moment."""

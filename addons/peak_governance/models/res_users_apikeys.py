@@ -5,7 +5,7 @@ from odoo import fields, models
 
 from odoo.addons.base.models.res_users import INDEX_SIZE
 
-from .peak_approval_mixin import TRANSITION
+from .peak_approval_mixin import TRANSITION, TRANSITION_TOKEN
 
 _logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class ResUsersApikeys(models.Model):
             [self.env.uid, key[:INDEX_SIZE]],
         )
         key_id = self.env.cr.fetchone()[0]
-        active.with_context(**{TRANSITION: True}).write(
+        active.with_context(**{TRANSITION: TRANSITION_TOKEN}).write(
             {"apikey_ids": [fields.Command.link(key_id)]}
         )
         return key

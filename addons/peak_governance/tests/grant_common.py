@@ -21,6 +21,14 @@ class GrantCase(GovernanceCase):
         cls.contacts = cls.env.ref("base.group_partner_manager")
         cls.export = cls.env.ref("base.group_allow_export")
         assert not (cls.seasonal.groups_id & (cls.contacts | cls.export))
+        # An approver grants only groups they hold.
+        (cls.approver | cls.approver2).write(
+            {
+                "groups_id": [
+                    fields.Command.link(g.id) for g in cls.contacts | cls.export
+                ]
+            }
+        )
 
     def grant(self, groups=None, start=-1, end=5, user=None, requester=None, **vals):
         """A request; ``start``/``end`` in hours from now."""

@@ -9,7 +9,7 @@ from .grant_common import GrantCase
 @tagged("post_install", "-at_install")
 class TestAccessGrantDigest(GrantCase):
     def test_weekly_digest_goes_to_each_approver(self):
-        self.Grant.sudo().search([]).with_context(peak_approval_transition=True).write(
+        self.Grant.sudo().search([])._transition(
             {"state": "revoked", "ended_at": self.later(-24 * 30)}
         )
         self.assertFalse(self.Grant._cron_send_digest(), "nothing to send")

@@ -46,6 +46,9 @@ def test_which_settings_an_operation_touches():
     assert frozen_settings.settings_touched(both, "write", set()) == ()
     # A new record changes no existing field; deleting one takes its values.
     assert frozen_settings.settings_touched(both, "create") == (SMTP,)
+    # ...unless it sets a frozen field to something else than its default.
+    touched = frozen_settings.settings_touched(both, "create", {"interval_number"})
+    assert touched == (CRON, SMTP)
     assert frozen_settings.settings_touched(both, "unlink") == (CRON, SMTP)
     with pytest.raises(freeze.FreezeError):
         frozen_settings.settings_touched(both, "copy")

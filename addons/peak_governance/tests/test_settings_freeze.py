@@ -123,6 +123,8 @@ class TestSettingsFreeze(GovernanceCase):
                 self.assertIn("“Outgoing mail servers”", str(caught.exception))
         self.assertEqual(Server.search_count([]), before)
         self.assertEqual(self.smtp.smtp_port, 25)
+        # Not where mail goes: a label (or an OAuth token refreshed hourly).
+        self.smtp.write({"name": "Relay (peak)"})
 
     def test_queue_channel_capacity_refused_but_pause_and_new_channels_work(self):
         Channel = self.env["queue.job.channel"]
@@ -132,10 +134,16 @@ class TestSettingsFreeze(GovernanceCase):
         with self.assertRaisesRegex(UserError, "“Job queue channel capacities”"):
             channel.write({"capacity": 4})
         self.assertEqual(channel.capacity, 0)
-        # New channels and the human pause are not capacities.
+        # New channels and the human pause are not capacities...
         Channel.create({"name": "peak_test_2", "parent_id": root.id})
         channel.action_pause()
         self.assertTrue(channel.paused)
+        # ...but a new channel with a capacity of its own is.
+        with self.assertRaisesRegex(UserError, "Cannot create"):
+            Channel.create(
+                {"name": "peak_test_3", "parent_id": root.id, "capacity": 50}
+            )
+        self.assertFalse(Channel.search([("name", "=", "peak_test_3")]))
 
     def test_governor_leases_still_work_during_a_freeze(self):
         if "peak.queue.lease" not in self.env:
@@ -222,10 +230,17 @@ class TestSettingsFreeze(GovernanceCase):
         )
         later.change_freeze = False  # before it starts: fine
 
-    def test_install_mode_is_left_to_the_module_freeze(self):
+    def test_no_context_flag_lifts_the_freeze(self):
+        """Installs are recognised by the registry loading, never by a context
+        key an RPC caller could send."""
         self.period_around_now()
-        self.cron.with_context(install_mode=True).write({"interval_number": 4})
-        self.assertEqual(self.cron.interval_number, 4)
+        for flag in ("install_mode", "_force_unlink", "peak_freeze_checked"):
+            with self.subTest(flag=flag), self.assertRaises(UserError):
+                self.cron.with_context(**{flag: True}).write({"interval_number": 4})
+        with self.assertRaises(UserError):
+            self.cron_setting.with_context(install_mode=True).action_archive()
+        self.assertEqual(self.cron.interval_number, 1)
+        self.assertTrue(self.cron_setting.active)
 
     # --- the list itself -----------------------------------------------------
 
@@ -274,6 +289,15 @@ class TestSettingsFreeze(GovernanceCase):
         )
         self.assertFalse(ghost.model_installed)
         self.assertNotIn("x_not.installed", self.Setting._frozen_map())
+        # Freezing what the freeze, the grants or Odoo itself write is refused.
+        for model in (
+            "peak.change.exception",
+            "res.users",
+            "ir.config_parameter",
+            "res.config.settings",
+        ):
+            with self.subTest(model=model), self.assertRaises(ValidationError):
+                self.Setting.create({"name": "Bad", "model_name": model})
 
     # --- the command-line guard reads the switch ---------------------------
 

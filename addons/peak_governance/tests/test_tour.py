@@ -20,11 +20,13 @@ class TestAccessGrantTour(HttpCase):
         approver = new_test_user(
             self.env,
             "peak_tour_approver",
-            groups=f"base.group_user,{APPROVER}",
+            groups=f"base.group_user,base.group_partner_manager,{APPROVER}",
             name="Alex Approver",
         )
         other_approver = new_test_user(
-            self.env, "peak_tour_approver2", groups=f"base.group_user,{APPROVER}"
+            self.env,
+            "peak_tour_approver2",
+            groups=f"base.group_user,base.group_partner_manager,{APPROVER}",
         )
         seasonal = new_test_user(
             self.env,
