@@ -206,6 +206,18 @@ def machine(**facts) -> dict:
 # -- results --------------------------------------------------------------------
 
 
+def machine_line(m: dict) -> str:
+    """The markdown line saying what a benchmark ran on (``machine()`` with
+    ``odoo``, load averages at start and end)."""
+    return (
+        f"Machine: {m['cpus']} CPUs ({m['cpu_model'] or 'unknown'}), "
+        f"{m['memory_gb']} GB RAM, PostgreSQL {m['postgresql']}, "
+        f"Python {m['python']}, Odoo {m['odoo']}, "
+        f"1-min load average {m['loadavg_1m_at_start']} at start, "
+        f"{m['loadavg_1m_at_end']} at end."
+    )
+
+
 def write_results(
     result: dict,
     output: Path,

@@ -342,10 +342,7 @@ def _table(result):
         "",
         result["conclusion"],
         "",
-        f"Machine: {m['cpus']} CPUs ({m['cpu_model'] or 'unknown'}), "
-        f"{m['memory_gb']} GB RAM, PostgreSQL {m['postgresql']}, Python "
-        f"{m['python']}, Odoo {m['odoo']}, 1-min load average "
-        f"{m['loadavg_1m_at_start']} at start, {m['loadavg_1m_at_end']} at end.",
+        bench_machine.machine_line(m),
     ]
     return "\n".join(lines) + "\n"
 

@@ -542,11 +542,7 @@ def _table(result):
         f"runner held {result['runner']['resident_jobs_min']} jobs "
         f"({result['runner']['bulk_channel_jobs_min']} in {result['channel']}).",
         "",
-        f"Machine: {machine['cpus']} CPUs ({machine['cpu_model'] or 'unknown'}), "
-        f"{machine['memory_gb']} GB RAM, PostgreSQL {machine['postgresql']}, "
-        f"Python {machine['python']}, Odoo {machine['odoo']}, "
-        f"1-min load average {machine['loadavg_1m_at_start']} at start, "
-        f"{machine['loadavg_1m_at_end']} at end.",
+        bench_machine.machine_line(machine),
     ]
     return "\n".join(lines) + "\n"
 

@@ -1,3 +1,7 @@
+# The mixin first: models below inherit from it (Odoo needs it defined).
+from . import peak_approval_mixin
+
+# isort: split
 from . import (
     base,
     ir_module_module,
@@ -5,7 +9,6 @@ from . import (
     peak_access_grant_digest,
     peak_access_grant_log,
     peak_access_grant_run,
-    peak_approval_mixin,
     peak_change_exception,
     peak_change_exception_log,
     peak_change_freeze,

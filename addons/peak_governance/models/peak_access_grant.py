@@ -5,7 +5,6 @@ from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
 from ..lib import grants
-from .peak_approval_mixin import APPROVER_GROUP
 from .peak_change_freeze import aware
 
 _logger = logging.getLogger(__name__)
@@ -80,22 +79,6 @@ class PeakAccessGrant(models.Model):
         "Start", required=True, index=True, default=fields.Datetime.now
     )
     date_end = fields.Datetime("End", required=True, index=True)
-    requester_id = fields.Many2one(
-        "res.users",
-        string="Requested by",
-        default=lambda self: self.env.user,
-        required=True,
-        readonly=True,
-        ondelete="restrict",
-    )
-    approver_id = fields.Many2one(
-        "res.users",
-        string="Approver",
-        ondelete="restrict",
-        domain=lambda self: [("groups_id", "in", self.env.ref(APPROVER_GROUP).ids)],
-        help="A member of the Peak change approver group, not the requester.",
-    )
-    reason = fields.Text(required=True)
     end_action = fields.Selection(
         [
             ("remove_groups", "Remove the groups"),

@@ -31,6 +31,24 @@ class PeakApprovalMixin(models.AbstractModel):
     #: Frozen once the request leaves "requested": what was approved is the record.
     _request_fields = frozenset()
 
+    requester_id = fields.Many2one(
+        "res.users",
+        string="Requested by",
+        default=lambda self: self.env.user,
+        required=True,
+        readonly=True,
+        ondelete="restrict",
+    )
+    approver_id = fields.Many2one(
+        "res.users",
+        string="Approver",
+        required=True,
+        ondelete="restrict",
+        domain=lambda self: [("groups_id", "in", self.env.ref(APPROVER_GROUP).ids)],
+        help="A member of the Peak change approver group, not the requester.",
+    )
+    reason = fields.Text(required=True)
+
     def _check_approver(self, approver, requester):
         noun, nouns = self._approval_noun
         if approver == requester:

@@ -9,8 +9,6 @@ from .peak_change_freeze import aware
 
 _logger = logging.getLogger(__name__)
 
-APPROVER_GROUP = "peak_governance.group_peak_change_approver"
-
 
 class PeakChangeException(models.Model):
     """An emergency exception to the change freeze: named modules may be
@@ -44,23 +42,6 @@ class PeakChangeException(models.Model):
         readonly=True,
         index=True,
     )
-    requester_id = fields.Many2one(
-        "res.users",
-        string="Requested by",
-        default=lambda self: self.env.user,
-        required=True,
-        readonly=True,
-        ondelete="restrict",
-    )
-    approver_id = fields.Many2one(
-        "res.users",
-        string="Approver",
-        required=True,
-        ondelete="restrict",
-        domain=lambda self: [("groups_id", "in", self.env.ref(APPROVER_GROUP).ids)],
-        help="A member of the Peak change approver group, not the requester.",
-    )
-    reason = fields.Text(required=True)
     module_ids = fields.Many2many(
         "ir.module.module",
         # Named: lib/sql_guard.py reads it with plain SQL.
