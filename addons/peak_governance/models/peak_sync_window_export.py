@@ -35,12 +35,10 @@ class PeakSyncWindowExport(models.AbstractModel):
     @api.model
     def _calendar(self):
         """Active fulfillment windows, and the active periods that freeze
-        changes (every period when ``change_freeze`` does not exist)."""
+        changes."""
         Period = self.env["peak.period"].sudo()
-        domain = (
-            [("change_freeze", "=", True)] if "change_freeze" in Period._fields else []
-        )
-        periods = [period._to_period() for period in Period.search(domain, order="id")]
+        found = Period.search([("change_freeze", "=", True)], order="id")
+        periods = [period._to_period() for period in found]
         windows = self.env["peak.fulfillment.window"]._active_windows()
         return windows, periods
 
