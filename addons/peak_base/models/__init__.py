@@ -1,4 +1,4 @@
-from . import peak_schedule_mixin
+from . import peak_audit_log_mixin, peak_schedule_mixin
 from . import (
     peak_fulfillment_window,
     peak_mode,

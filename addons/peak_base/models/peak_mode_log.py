@@ -1,6 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
 from odoo import _, fields, models
-from odoo.exceptions import AccessError
 
 
 class PeakModeLog(models.Model):
@@ -11,6 +10,7 @@ class PeakModeLog(models.Model):
     """
 
     _name = "peak.mode.log"
+    _inherit = ["peak.audit.log.mixin"]
     _description = "Peak mode audit log"
     _order = "id desc"
     _rec_name = "summary"
@@ -43,9 +43,3 @@ class PeakModeLog(models.Model):
                 state=dict(self._fields["state"].selection)[entry.state],
                 source=dict(self._fields["source"].selection)[entry.source],
             )
-
-    def write(self, vals):
-        raise AccessError(_("The Peak mode audit log cannot be edited."))
-
-    def unlink(self):
-        raise AccessError(_("The Peak mode audit log cannot be deleted."))

@@ -1,6 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
-from odoo import _, fields, models
-from odoo.exceptions import AccessError
+from odoo import fields, models
 
 EVENTS = [
     ("requested", "Requested"),
@@ -17,6 +16,7 @@ class PeakAccessGrantLog(models.Model):
     (sudo), never edited or deleted."""
 
     _name = "peak.access.grant.log"
+    _inherit = ["peak.audit.log.mixin"]
     _description = "Peak access grant audit log"
     _order = "id desc"
     _rec_name = "event"
@@ -43,9 +43,3 @@ class PeakAccessGrantLog(models.Model):
     groups = fields.Char(readonly=True)
     date_end = fields.Datetime("Grant end", readonly=True)
     note = fields.Text(readonly=True)
-
-    def write(self, vals):
-        raise AccessError(_("The access grant audit log cannot be edited."))
-
-    def unlink(self):
-        raise AccessError(_("The access grant audit log cannot be deleted."))

@@ -1,6 +1,5 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
-from odoo import _, fields, models
-from odoo.exceptions import AccessError
+from odoo import fields, models
 
 EVENTS = [
     ("requested", "Requested"),
@@ -16,6 +15,7 @@ class PeakChangeExceptionLog(models.Model):
     written by ``peak.change.exception`` only (sudo), never edited or deleted."""
 
     _name = "peak.change.exception.log"
+    _inherit = ["peak.audit.log.mixin"]
     _description = "Change exception audit log"
     _order = "id desc"
     _rec_name = "event"
@@ -35,9 +35,3 @@ class PeakChangeExceptionLog(models.Model):
     # Snapshots: what the exception covered when the event happened.
     modules = fields.Char(readonly=True)
     expires_at = fields.Datetime(readonly=True)
-
-    def write(self, vals):
-        raise AccessError(_("The change exception audit log cannot be edited."))
-
-    def unlink(self):
-        raise AccessError(_("The change exception audit log cannot be deleted."))

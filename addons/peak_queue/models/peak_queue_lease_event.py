@@ -1,8 +1,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
 import json
 
-from odoo import _, api, fields, models
-from odoo.exceptions import AccessError
+from odoo import api, fields, models
 
 from ..lib import activity
 
@@ -16,6 +15,7 @@ class PeakQueueLeaseEvent(models.Model):
     """
 
     _name = "peak.queue.lease.event"
+    _inherit = ["peak.audit.log.mixin"]
     _description = "Governor activity"
     _order = "id desc"
     _rec_name = "action"
@@ -58,9 +58,3 @@ class PeakQueueLeaseEvent(models.Model):
 
     def init(self):
         self.env["peak.queue.lease"]._grant_governor_role()
-
-    def write(self, vals):
-        raise AccessError(_("Governor activity cannot be edited."))
-
-    def unlink(self):
-        raise AccessError(_("Governor activity cannot be deleted."))
