@@ -140,10 +140,6 @@ class PeakAccessGrant(models.Model):
             ended_at=aware(self.ended_at),
         )
 
-    @api.model
-    def _now(self):
-        return self.env["peak.mode"]._now()
-
     # --- validation, before anything is written --------------------------
 
     def _check_grantable(self, approver, groups, user, end_action):

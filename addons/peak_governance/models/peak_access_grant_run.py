@@ -20,51 +20,26 @@ def naive(value):
 class PeakAccessGrant(models.Model):
     _inherit = "peak.access.grant"
 
-    def action_approve(self):
-        now = self._now()
-        for grant in self:
-            if grant.state != "requested":
-                raise UserError(
-                    _(
-                        "%(name)s is %(state)s: only a request can be approved.",
-                        name=grant.display_name,
-                        state=grant.state,
-                    )
-                )
-            grant._check_approver(self.env.user, grant.requester_id)
-            error = grants.request_error(
-                start=grant._to_rule().start,
-                end=grant._to_rule().end,
-                now=now,
-                reason=grant.reason,
-                group_ids=grant.group_ids.ids,
-                requester_id=grant.requester_id.id,
-                approver_id=self.env.uid,
-                user_id=grant.user_id.id,
-            )
-            if error:
-                raise UserError(error)
-            grant._check_grantable(
-                self.env.user, grant.group_ids, grant.user_id, grant.end_action
-            )
-            # Another approver may step in: the record says who really approved.
-            grant._transition(
-                {
-                    "state": "approved",
-                    "approver_id": self.env.uid,
-                    "approved_at": naive(now),
-                }
-            )
-            grant._log("approved")
-            _logger.info(
-                "access grant %s for %s approved by %s",
-                grant.id,
-                grant.user_id.login,
-                self.env.user.login,
-            )
-            if grant._to_rule().start <= now:
-                grant._activate(now)
-        return True
+    def _check_approval(self, now):
+        error = grants.request_error(
+            start=self._to_rule().start,
+            end=self._to_rule().end,
+            now=now,
+            reason=self.reason,
+            group_ids=self.group_ids.ids,
+            requester_id=self.requester_id.id,
+            approver_id=self.env.uid,
+            user_id=self.user_id.id,
+        )
+        if error:
+            raise UserError(error)
+        self._check_grantable(
+            self.env.user, self.group_ids, self.user_id, self.end_action
+        )
+
+    def _approved(self, now):
+        if self._to_rule().start <= now:
+            self._activate(now)
 
     def action_revoke(self, note=""):
         manager = self.env.user.has_group("peak_base.group_peak_manager")

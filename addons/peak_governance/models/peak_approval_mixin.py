@@ -1,6 +1,10 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl.html)
+import logging
+
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
+
+_logger = logging.getLogger(__name__)
 
 APPROVER_GROUP = "peak_governance.group_peak_change_approver"
 # Context key of the state machine's own writes (``_transition``). Its value
@@ -74,6 +78,48 @@ class PeakApprovalMixin(models.AbstractModel):
         """Raise ValidationError, one message, when ``vals`` (a whole request)
         cannot be asked for."""
         raise NotImplementedError
+
+    def _check_approval(self, now):
+        """Raise UserError when the request can no longer be approved at
+        ``now`` by the current user (its rules may have moved since)."""
+
+    def _approved(self, now):
+        """What follows an approval (a grant whose start has come starts)."""
+
+    @api.model
+    def _now(self):
+        return self.env["peak.mode"]._now()
+
+    def action_approve(self):
+        now = self._now()
+        for request in self:
+            if request.state != "requested":
+                raise UserError(
+                    _(
+                        "%(name)s is %(state)s: only a request can be approved.",
+                        name=request.display_name,
+                        state=request.state,
+                    )
+                )
+            request._check_approver(self.env.user, request.requester_id)
+            request._check_approval(now)
+            # Another approver may step in: the record says who really approved.
+            request._transition(
+                {
+                    "state": "approved",
+                    "approver_id": self.env.uid,
+                    "approved_at": now.replace(tzinfo=None),
+                }
+            )
+            request._log("approved")
+            _logger.info(
+                "%s %s approved by %s",
+                request._description,
+                request.id,
+                self.env.user.login,
+            )
+            request._approved(now)
+        return True
 
     def _transition(self, vals):
         return self.with_context(**{TRANSITION: TRANSITION_TOKEN}).sudo().write(vals)

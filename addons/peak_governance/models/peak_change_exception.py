@@ -85,7 +85,7 @@ class PeakChangeException(models.Model):
 
     @api.depends("state", "expires_at")
     def _compute_effective(self):
-        now = self.env["peak.change.freeze"]._now()
+        now = self._now()
         for exc in self:
             exc.effective = bool(exc.id) and exc._to_rule().effective(now)
 
@@ -143,35 +143,11 @@ class PeakChangeException(models.Model):
 
     # --- the state machine ------------------------------------------------
 
-    def action_approve(self):
+    def _check_approval(self, now):
         freezer = self.env["peak.change.freeze"]
-        now = freezer._now()
-        for exc in self:
-            if exc.state != "requested":
-                raise UserError(
-                    _(
-                        "%(name)s is %(state)s: only a request can be approved.",
-                        name=exc.display_name,
-                        state=exc.state,
-                    )
-                )
-            exc._check_approver(self.env.user, exc.requester_id)
-            error = freeze.expiry_error(aware(exc.expires_at), freezer._periods(), now)
-            if error:
-                raise UserError(error)
-            # Another approver may step in: the record says who really approved.
-            exc._transition(
-                {
-                    "state": "approved",
-                    "approver_id": self.env.uid,
-                    "approved_at": now.replace(tzinfo=None),
-                }
-            )
-            exc._log("approved")
-            _logger.info(
-                "change exception %s approved by %s", exc.id, self.env.user.login
-            )
-        return True
+        error = freeze.expiry_error(aware(self.expires_at), freezer._periods(), now)
+        if error:
+            raise UserError(error)
 
     def action_revoke(self, note=""):
         manager = self.env.user.has_group("peak_base.group_peak_manager")
@@ -195,7 +171,7 @@ class PeakChangeException(models.Model):
                         "manager can revoke it."
                     )
                 )
-            now = self.env["peak.change.freeze"]._now().replace(tzinfo=None)
+            now = self._now().replace(tzinfo=None)
             exc._transition({"state": "revoked", "closed_at": now})
             exc._log("revoked", note)
         return True
@@ -204,7 +180,7 @@ class PeakChangeException(models.Model):
     def _cron_expire(self):
         """Mark exceptions whose time is up as expired. Idempotent and safe to
         run late: the rule already treats them as expired at ``expires_at``."""
-        now = self.env["peak.change.freeze"]._now()
+        now = self._now()
         candidates = self.sudo().search(
             [
                 ("state", "in", ("requested", "approved")),

@@ -1,26 +1,13 @@
-"""Plain pytest tests for ``peak_governance/lib/freeze.py`` (no Odoo needed).
+"""Plain pytest tests for ``peak_governance/lib/freeze.py`` (no database).
 
 Reference: "Black Friday week" runs 2026-11-23 00:00 to 2026-12-01 00:00 UTC.
 """
 
-import importlib.util
-import pathlib
 from datetime import UTC, datetime, timedelta
-from types import ModuleType
 
 import pytest
 
-
-def _load_freeze() -> ModuleType:
-    """By path: ``odoo.addons.peak_governance`` needs Odoo."""
-    path = pathlib.Path(__file__).resolve().parent.parent / "lib" / "freeze.py"
-    spec = importlib.util.spec_from_file_location("peak_freeze", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-freeze = _load_freeze()
+from odoo.addons.peak_governance.lib import freeze
 
 
 def utc(*args: int) -> datetime:
